@@ -1,0 +1,55 @@
+"""Connect to the DuckDB warehouse, apply numbered migrations, run named .sql files."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMA_DIR = Path(__file__).with_name("schema")
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse file and bring its schema up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    migrate(con)
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply schema/NNN_*.sql files not yet recorded in schema_migrations; return those applied."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY)")
+    done = {r[0] for r in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for f in sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+        if f.name in done:
+            continue
+        con.execute("BEGIN")
+        con.execute(f.read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?)", [f.name])
+        con.execute("COMMIT")
+        applied.append(f.name)
+    return applied
+
+
+def sql_text(name: str) -> str:
+    """The text of warehouse/sql/<name>.sql."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tuple]:
+    """Execute a named .sql file with $named parameters and return all rows (drained at once)."""
+    cur = con.execute(sql_text(name), params or None)
+    try:
+        return cur.fetchall()
+    except duckdb.InvalidInputException:  # statement returned no result set
+        return []
+
+
+def query_df(con: duckdb.DuckDBPyConnection, name: str, **params: Any):
+    """Execute a named .sql file and return a pandas DataFrame."""
+    return con.execute(sql_text(name), params or None).df()
