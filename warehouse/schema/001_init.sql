@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     superseded_by    VARCHAR,
     header_name      VARCHAR,                  -- 填报单位 as typed
     header_code      VARCHAR,                  -- 机构编码 as typed
-    header_period    VARCHAR                   -- 统计期 as typed
+    header_period    VARCHAR,                  -- 统计期 as typed
+    folder_period    VARCHAR,                  -- period named by the inbox subfolder, if any
+    parsed           BOOLEAN NOT NULL DEFAULT FALSE  -- values and parse findings loaded
 );
 
 CREATE TABLE IF NOT EXISTS return_values (
