@@ -1,0 +1,251 @@
+"""Discover an inbox, archive raw bytes content-addressed, register submissions, load parsed values."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+
+from expectations.findings import Finding, make
+from warehouse.db import run_sql
+
+MANIFEST = "manifest.csv"
+_PERIOD_DIR = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_SKIP = re.compile(r"^(~\$|\.)")
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    path: Path
+    rel_name: str            # path relative to the inbox, '/'-separated (text only; never used to write)
+    received_at: dt.datetime
+    received_source: str     # manifest / mtime
+    folder_period: str | None
+
+
+@dataclass(frozen=True)
+class Registered:
+    item: InboxItem
+    submission_id: str
+    sha256: str
+    stored_path: Path
+    is_new: bool             # True when this run created the submission (needs parsing)
+    duplicate_of: str | None  # submission with identical bytes under another name
+
+
+def _read_manifest(inbox: Path) -> dict[str, dt.datetime]:
+    f = inbox / MANIFEST
+    if not f.is_file():
+        return {}
+    out: dict[str, dt.datetime] = {}
+    with f.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            name = (row.get("file") or "").strip().replace("\\", "/")
+            try:
+                out[name] = dt.datetime.fromisoformat((row.get("received_at") or "").strip()).replace(tzinfo=None)
+            except ValueError:
+                continue  # a bad manifest line falls back to the file's mtime
+    return out
+
+
+def discover(inbox: Path) -> list[InboxItem]:
+    """Every candidate return under the inbox (sorted, stable), with its receipt time and folder period."""
+    inbox = Path(inbox)
+    manifest = _read_manifest(inbox)
+    items = []
+    for p in sorted(inbox.rglob("*")):
+        if not p.is_file() or p.is_symlink() or _SKIP.match(p.name) or p.name == MANIFEST:
+            continue
+        rel = p.relative_to(inbox).as_posix()
+        if rel in manifest:
+            received, source = manifest[rel], "manifest"
+        else:
+            received = dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
+            source = "mtime"
+        folder = p.parent.name if _PERIOD_DIR.match(p.parent.name) else None
+        items.append(InboxItem(p, rel, received, source, folder))
+    return items
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def archive_file(archive_dir: Path, path: Path) -> tuple[str, int, Path]:
+    """Copy a file into the content-addressed archive (once per content); return sha256, size, stored path."""
+    sha, size = _hash_file(path)
+    rel = Path(sha[:2]) / sha[2:4] / sha
+    dest = archive_dir / rel
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest)  # atomic: a crash never leaves a half-written archive entry
+    return sha, size, rel
+
+
+def submission_id_for(sha256: str, rel_name: str) -> str:
+    """Stable id: the content hash plus a short hash of the name it arrived under."""
+    return f"{sha256[:16]}-{hashlib.sha256(rel_name.encode()).hexdigest()[:6]}"
+
+
+def archive_and_register(con: duckdb.DuckDBPyConnection, archive_dir: Path, items: Iterable[InboxItem],
+                         run_period: str) -> tuple[list[Registered], list[Finding]]:
+    """Archive each file's bytes before parsing and register a submission row (status received)."""
+    out: list[Registered] = []
+    findings: list[Finding] = []
+    known = {r[0]: r[1] for r in con.execute("SELECT submission_id, parsed FROM submissions").fetchall()}
+    by_sha = {r[0]: r[1] for r in con.execute(
+        "SELECT sha256, min(submission_id) FROM submissions GROUP BY sha256").fetchall()}
+    con.execute("BEGIN")
+    try:
+        for it in items:
+            sha, size, rel = archive_file(archive_dir, it.path)
+            con.execute("INSERT INTO archive_blobs VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        [sha, size, rel.as_posix()])
+            sid = submission_id_for(sha, it.rel_name)
+            dup = by_sha.get(sha)
+            if sid not in known and dup is not None and dup != sid:
+                # identical bytes already registered under another name: recognised, not loaded twice
+                findings.append(make("duplicate-file", file=it.rel_name, detail=dup, submission_id=dup,
+                                     period=run_period))
+                out.append(Registered(it, dup, sha, archive_dir / rel, False, dup))
+                continue
+            if sid not in known:
+                con.execute(
+                    "INSERT INTO submissions (submission_id, sha256, original_name, inbox_period, received_at,"
+                    " received_source, status, folder_period) VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
+                    [sid, sha, it.rel_name, it.folder_period or run_period, it.received_at,
+                     it.received_source, it.folder_period])
+                known[sid] = False
+                by_sha.setdefault(sha, sid)
+            out.append(Registered(it, sid, sha, archive_dir / rel, not known[sid], None))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return out, findings
+
+
+def facility_index(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Map upper-cased 机构编码 and uniquely-held 统一社会信用代码 to registry facility ids."""
+    idx: dict[str, str] = {}
+    for (fid,) in con.execute("SELECT DISTINCT facility_id FROM facilities").fetchall():
+        idx[fid.upper()] = fid
+    for uscc, fid in con.execute(
+            "SELECT upper(uscc), min(facility_id) FROM facilities WHERE uscc IS NOT NULL "
+            "GROUP BY upper(uscc) HAVING count(DISTINCT facility_id) = 1").fetchall():
+        idx.setdefault(uscc, fid)  # an internal id wins over a USCC that happens to look the same
+    return idx
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any]]) -> int:
+    """Load parsed returns (values + parse findings + header) in one transaction; returns values loaded."""
+    import pandas as pd
+
+    if not batch:
+        return 0
+    index = facility_index(con)
+    subs, values, findings = [], [], []
+    for reg, parsed in batch:
+        header = dict(getattr(parsed, "header", None) or {})
+        code = header.get("facility_code")
+        code_s = str(code).strip().upper() if code is not None else ""
+        facility_id = index.get(code_s)
+        period = header.get("period") or reg.item.folder_period
+        template_id = getattr(parsed, "template_id", None)
+        pf: list[Finding] = list(getattr(parsed, "findings", None) or [])
+        # a file-level error (no cell) means nothing in the file can be trusted
+        rejected = template_id is None or any(f.severity == "error" and not f.cell for f in pf)
+        subs.append({"submission_id": reg.submission_id, "facility_id": facility_id, "period": period,
+                     "template_id": template_id,
+                     "template_version": getattr(parsed, "template_version", None),
+                     "status": "rejected" if rejected else "received",
+                     "header_name": _text(header.get("facility_name")), "header_code": _text(code),
+                     "header_period": _text(header.get("period_text"))})
+        for v in getattr(parsed, "values", None) or []:
+            values.append((reg.submission_id, v.field, v.value, v.raw_text, v.sheet, v.cell, v.status))
+        for f in pf:
+            f.submission_id = reg.submission_id
+            f.file = f.file or reg.item.rel_name
+            f.period = f.period or period
+            f.facility_id = f.facility_id or facility_id
+            findings.append(f.as_row())
+    sub_frame = pd.DataFrame(subs, columns=list(subs[0]))
+    val_frame = pd.DataFrame(values, columns=["submission_id", "field", "value", "raw_text", "sheet", "cell",
+                                              "status"])
+    val_frame["value"] = pd.to_numeric(val_frame["value"]).astype("float64")
+    val_frame["raw_text"] = val_frame["raw_text"].astype("str").where(val_frame["raw_text"].notna(), None)
+    con.register("_load_subs", sub_frame)
+    con.register("_load_vals", val_frame)
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM return_values WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
+        con.execute("DELETE FROM findings WHERE stage IN ('ingest', 'parse') AND submission_id IN "
+                    "(SELECT submission_id FROM _load_subs)")
+        if len(val_frame):
+            con.execute("INSERT INTO return_values SELECT * FROM _load_vals")
+        insert_findings_rows(con, findings)
+        con.execute(
+            "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
+            " template_id = l.template_id, template_version = l.template_version, status = l.status,"
+            " header_name = l.header_name, header_code = l.header_code, header_period = l.header_period,"
+            " parsed = TRUE FROM _load_subs AS l WHERE s.submission_id = l.submission_id")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_load_subs")
+        con.unregister("_load_vals")
+    return len(val_frame)
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def insert_findings(con: duckdb.DuckDBPyConnection, findings: Iterable[Finding]) -> int:
+    """Insert findings (replacing any row with the same deterministic id)."""
+    return insert_findings_rows(con, [f.as_row() for f in findings])
+
+
+def insert_findings_rows(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
+    """Insert finding rows (dicts in FINDING_COLUMNS order) in one statement."""
+    import pandas as pd
+
+    from expectations.findings import FINDING_COLUMNS
+
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows, columns=FINDING_COLUMNS).astype(object)
+    frame = frame.where(frame.notna(), None)
+    frame = frame.drop_duplicates(subset=["finding_id"], keep="last")
+    con.register("_load_findings", frame)
+    try:
+        con.execute(f"INSERT OR REPLACE INTO findings ({', '.join(FINDING_COLUMNS)}) "
+                    f"SELECT {', '.join(FINDING_COLUMNS)} FROM _load_findings")
+    finally:
+        con.unregister("_load_findings")
+    return len(frame)
+
+
+def supersede(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark older returns for the same facility + period + template superseded; return how many are."""
+    run_sql(con, "load_supersede")
+    return con.execute("SELECT count(*) FROM submissions WHERE status = 'superseded'").fetchone()[0]
