@@ -76,3 +76,139 @@ def load_parsed(settings: Settings, batch: list[tuple[load.Registered, Any]]) ->
         return load.load_batch(con, batch)
     finally:
         con.close()
+
+
+def registered_ids(regs: list[load.Registered]) -> list[str]:
+    """Distinct submission ids of a run's registrations, in inbox order."""
+    return list(dict.fromkeys(r.submission_id for r in regs))
+
+
+def validate(settings: Settings, period: str, submission_ids: list[str]) -> tuple[int, int]:
+    """One GX validation over the run's whole batch, then supersession; returns (findings, superseded)."""
+    from expectations.validate import validate as gx_validate
+
+    con = connect(settings.warehouse_path)
+    try:
+        docs = settings.out_dir / period / "data_docs"
+        res = gx_validate(con, settings.gx_dir, docs, period=None, submission_ids=submission_ids)
+        superseded = load.supersede(con)
+    finally:
+        con.close()
+    return len(res.findings), superseded
+
+
+def compute_and_score(settings: Settings, period: str, scheme_version: str) -> dict[str, Any]:
+    """Indicators and scores for the period and the previous one (for rank change)."""
+    from metrics.periods import parse_period, previous_period
+    from metrics.schemes import load_scheme
+    from warehouse.compute import compute_period, score_period
+
+    scheme = load_scheme(scheme_version)
+    p = parse_period(period)
+    prev = previous_period(p)
+    con = connect(settings.warehouse_path)
+    try:
+        out = {}
+        for q in (prev, p):
+            ivs = compute_period(con, q.label, scheme)
+            score_period(con, q.label, scheme)
+            out[q.label] = len(ivs)
+    finally:
+        con.close()
+    return {"indicators": out, "prev_period": prev.label}
+
+
+def _rows(cur) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period: str | None) -> dict[str, str]:
+    """Write the ranked workbook and the auditor workbook under out/<period>/; fill coverage counts."""
+    import pandas as pd
+
+    from metrics.periods import parse_period
+    from metrics.indicators import load_indicators
+    from metrics.schemes import load_scheme
+    from templates_xlsx.audit_report import write_audit_workbook
+    from templates_xlsx.report import IndicatorMeta, ReportData, write_ranked_workbook
+    from warehouse.db import sql_text
+    from warehouse.registry import facilities_for_period
+
+    period = run.period
+    p = parse_period(period)
+    scheme = load_scheme(scheme_version)
+    out_dir = settings.out_dir / period
+    con = connect(settings.warehouse_path)
+    try:
+        facs = [f for f in facilities_for_period(con, p.months[-1]) if f["tier"] in APPLICABLE_TIERS]
+        expected = pd.DataFrame([{k: f[k] for k in ("facility_id", "name", "peer_group")} for f in facs],
+                                columns=["facility_id", "name", "peer_group"])
+        con.register("_expected", expected)
+        cov_rows = _rows(con.execute(sql_text("rpt_coverage"),
+                                     {"months": p.months, "period": period, "scheme": scheme_version}))
+        con.unregister("_expected")
+        not_scored = []
+        for r in cov_rows:
+            if r["composite_status"] == "scored":
+                continue
+            if r["months_accepted"] < len(p.months):
+                reason = "退回（数据错误）" if r["rejected"] else "未报送或报送不全"
+            else:
+                reason = r["reason"] or "未评分"
+            not_scored.append((r["facility_id"], r["name"], reason))
+        run.expected = len(cov_rows)
+        run.received = sum(1 for r in cov_rows if r["months_accepted"] >= len(p.months))
+        run.scored = sum(1 for r in cov_rows if r["composite_status"] == "scored")
+        run.not_scored = [(a, c) for a, _, c in not_scored]
+        league = _rows(con.execute(sql_text("rpt_league"),
+                                   {"period": period, "prev_period": prev_period, "scheme": scheme_version}))
+        ind_rows = _rows(con.execute(sql_text("rpt_indicators"), {"period": period, "scheme": scheme_version}))
+        cutoff = con.execute("SELECT max(received_at) FROM submissions WHERE list_contains(?, period) "
+                             "AND status = 'accepted'", [p.months]).fetchone()[0]
+        metas = [IndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, getattr(i, "nat_no", None))
+                 for i in load_indicators() if i.code in scheme.indicator_codes()]
+        data = ReportData(period=period, prev_period=prev_period, scheme_version=scheme_version,
+                          run_id=run.run_id, data_cutoff=str(cutoff or "无"), league=league,
+                          indicator_rows=ind_rows, indicators=metas,
+                          coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
+                                    "not_scored": not_scored},
+                          notes=scheme.notes_zh())
+        ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
+        audit = write_audit_workbook(con, period, out_dir / f"审核报告_{period}.xlsx")
+        sev = dict(con.execute(
+            "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "
+            "(SELECT submission_id FROM submissions WHERE period = ?) GROUP BY severity",
+            [period, period]).fetchall())
+        run.findings_by_severity = {k: int(sev.get(k, 0)) for k in ("error", "warning", "info")}
+    finally:
+        con.close()
+    run.outputs = {"ranked": str(ranked), "audit": str(audit),
+                   "data_docs": str(out_dir / "data_docs" / "index.html")}
+    return run.outputs
+
+
+def finish_run(settings: Settings, run: RunSummary, status: str = "completed") -> None:
+    """Close the run row with its counts."""
+    con = connect(settings.warehouse_path)
+    try:
+        counts = {k: v for k, v in run.__dict__.items() if k not in ("run_id", "period", "inbox")}
+        con.execute("UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
+                    [dt.datetime.now(), status, json.dumps(counts, ensure_ascii=False, default=str), run.run_id])
+    finally:
+        con.close()
+
+
+def top_by_group(settings: Settings, period: str, scheme_version: str, n: int = 10) -> list[dict[str, Any]]:
+    """Top n per peer group for the flow's table artifact."""
+    con = connect(settings.warehouse_path)
+    try:
+        rows = _rows(con.execute(
+            "SELECT c.peer_group AS 同组, c.rank AS 排名, c.facility_id AS 机构编码, "
+            "(SELECT arg_max(name, valid_from) FROM facilities f WHERE f.facility_id = c.facility_id) AS 机构名称, "
+            "CAST(c.composite AS DOUBLE) AS 综合得分, c.grade AS 等级 FROM composites c "
+            "WHERE c.period = ? AND c.scheme_version = ? AND c.status = 'scored' AND c.rank <= ? "
+            "ORDER BY c.peer_group, c.rank, c.facility_id", [period, scheme_version, n]))
+    finally:
+        con.close()
+    return rows

@@ -1,0 +1,94 @@
+"""The monthly assessment as a Prefect flow: thin tasks over the plain stage functions in pipeline.py."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows import pipeline, progress
+from flows.settings import Settings
+
+PARSE_BATCH = 250  # files per parse task: tens of tasks at most, never one per file
+
+_task = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="discover-archive-register", **_task)
+def ingest_task(settings: Settings, period: str, inbox: str):
+    regs, dups = pipeline.ingest(settings, period, Path(inbox))
+    progress.reporter.done("接收归档", f"{len(regs)} 个文件，新文件 {sum(r.is_new for r in regs)}，重复 {dups}")
+    return regs, dups
+
+
+@task(name="parse-batch", **_task)
+def parse_task(settings: Settings, batch):
+    return pipeline.parse(settings, batch, progress=lambda n: progress.reporter.advance(n))
+
+
+@task(name="load-batch", retries=1, retry_delay_seconds=0, **_task)
+def load_task(settings: Settings, parsed) -> int:
+    return pipeline.load_parsed(settings, parsed)
+
+
+@task(name="validate", **_task)
+def validate_task(settings: Settings, period: str, submission_ids: list[str]) -> tuple[int, int]:
+    n, superseded = pipeline.validate(settings, period, submission_ids)
+    progress.reporter.done("数据校验", f"{len(submission_ids)} 份报表，校验问题 {n} 条，被替代 {superseded} 份")
+    return n, superseded
+
+
+@task(name="compute-and-score", **_task)
+def compute_task(settings: Settings, period: str, scheme: str) -> dict[str, Any]:
+    out = pipeline.compute_and_score(settings, period, scheme)
+    progress.reporter.done("指标与评分", f"{out['indicators'].get(period, 0)} 个指标值")
+    return out
+
+
+@task(name="report", **_task)
+def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_period: str | None):
+    return pipeline.report(settings, run, scheme, prev_period)
+
+
+@flow(name="monthly-assessment", persist_result=False, log_prints=False)
+def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[str, Any]:
+    """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period."""
+    settings = Settings.from_env()
+    run = pipeline.start_run(settings, period, Path(inbox))
+    try:
+        regs, dups = ingest_task(settings, period, inbox)
+        run.files, run.duplicates = len(regs), dups
+        new = [r for r in regs if r.is_new]
+        run.new_files = len(new)
+        progress.reporter.stage("解析报表", total=len(new))
+        for i in range(0, len(new), PARSE_BATCH):
+            parsed = parse_task(settings, new[i:i + PARSE_BATCH])
+            run.values_loaded += load_task(settings, parsed)
+        progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
+        _, run.superseded = validate_task(settings, period, pipeline.registered_ids(regs))
+        computed = compute_task(settings, period, scheme)
+        report_task(settings, run, scheme, computed["prev_period"])
+        _artifacts(settings, run, scheme)
+        pipeline.finish_run(settings, run)
+    except BaseException:
+        pipeline.finish_run(settings, run, status="failed")
+        raise
+    return run.__dict__
+
+
+def _artifacts(settings: Settings, run: pipeline.RunSummary, scheme: str) -> None:
+    sev = run.findings_by_severity
+    create_markdown_artifact(
+        key="monthly-summary",
+        markdown=(f"# 月度绩效考核 {run.period}\n\n"
+                  f"- 应报 {run.expected}，已报 {run.received}，参与评分 {run.scored}\n"
+                  f"- 问题：错误 {sev.get('error', 0)}，警告 {sev.get('warning', 0)}，提示 {sev.get('info', 0)}\n"
+                  f"- 排名报告：{run.outputs.get('ranked')}\n- 审核报告：{run.outputs.get('audit')}\n"),
+        description="运行摘要")
+    top = pipeline.top_by_group(settings, run.period, scheme)
+    if top:
+        create_table_artifact(key="top10-by-peer-group", table=top, description="各同组前10名")
+    create_table_artifact(key="findings-by-severity",
+                          table=[{"严重程度": k, "数量": v} for k, v in sev.items()], description="问题按严重程度")
