@@ -40,6 +40,7 @@ class FieldCell(NamedTuple):
     name: str
 
 
+@lru_cache(maxsize=4096)
 def split_cell(cell: str) -> tuple[int, int]:
     """'E6' → (row 6, column 5), both 1-based."""
     m = _CELL_RE.match(cell)
