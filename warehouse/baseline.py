@@ -10,7 +10,8 @@ import duckdb
 from python_calamine import CalamineWorkbook
 
 from expectations.findings import Finding, make
-from metrics.catalog import FieldDef, load_fields
+from metrics.catalog import FieldDef, fields_by_code, load_fields
+from templates_xlsx.read import parse_number
 from warehouse.db import sql_text
 from warehouse.registry import col_letter
 
@@ -20,7 +21,6 @@ PERIOD_HEADER = "统计期"
 BASELINE_KEYS = ("facility_id", "period", "field", "value", "source_file", "sheet", "cell")
 
 _PERIOD_RE = re.compile(r"^(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?$")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def header_text(f: FieldDef) -> str:
@@ -52,16 +52,6 @@ def parse_month(v: Any) -> str | None:
     return f"{int(m[1]):04d}-{int(m[2]):02d}"
 
 
-def _number(v: Any) -> float | None:
-    """A cell as a number; None when it is not one (text, error value, boolean)."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    s = re.sub(r"[\s,，]", "", str(v))
-    return float(s) if _NUMBER_RE.match(s) else None
-
-
 def _code_text(v: Any) -> str | None:
     if v is None or v == "":
         return None
@@ -91,7 +81,7 @@ def read_baseline(path: Path, known_facilities: set[str] | None = None) -> tuple
         return [], [make("registry-column-missing", field_zh=PERIOD_HEADER, file=file, sheet=SHEET)]
     c_fac, c_per = names.index(FACILITY_HEADER), names.index(PERIOD_HEADER)
     index = _header_index()
-    labels = {f.code: f.label_zh for f in load_fields()}
+    fdefs = fields_by_code()
     field_cols: list[tuple[int, str]] = []
     for c, h in enumerate(names):
         if c in (c_fac, c_per) or not h:
@@ -128,14 +118,15 @@ def read_baseline(path: Path, known_facilities: set[str] | None = None) -> tuple
             continue
         seen[(fid, period)] = rnum
         for c, code in field_cols:
-            raw = row[c]
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                continue  # blank = not given; the return's own blank rules do not apply to a baseline
+            raw = None if row[c] == "" else row[c]
             cell = f"{col_letter(c)}{rnum}"
-            value = _number(raw)
-            if value is None:
-                findings.append(make("value-not-number", field_zh=labels[code], file=file, sheet=SHEET, cell=cell,
-                                     field=code, value=raw, facility_id=fid, period=period))
+            # the same number rules as a return (full-width digits, 1,234.5, a trailing unit, percent)
+            value, raw_text, status = parse_number(raw, fdefs[code])
+            if status in ("blank", "blank_zero"):
+                continue  # blank = not given; a baseline has no "blank means zero"
+            if status == "error":
+                findings.append(make("value-not-number", field_zh=fdefs[code].label_zh, file=file, sheet=SHEET,
+                                     cell=cell, field=code, value=raw_text, facility_id=fid, period=period))
                 continue
             out.append({"facility_id": fid, "period": period, "field": code, "value": value,
                         "source_file": file, "sheet": SHEET, "cell": cell})
@@ -172,7 +163,7 @@ def write_baseline_template(path: Path) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from templates_xlsx.determinism import save_deterministic
+    from templates_xlsx.build import save_template  # save_deterministic + pinned dcterms:modified
 
     fields = load_fields()
     wb = Workbook()
@@ -207,5 +198,5 @@ def write_baseline_template(path: Path) -> Path:
     notes.column_dimensions["A"].width = 36
     notes.column_dimensions["B"].width = 24
     path = Path(path)
-    save_deterministic(wb, path)
+    save_template(wb, path)
     return path
