@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from expectations.findings import Finding, make
 
@@ -76,7 +77,7 @@ def _unsafe_name(name: str) -> bool:
     n = name.replace("\\", "/")
     if n.startswith("/") or (len(n) > 1 and n[1] == ":") or "\x00" in n:
         return True
-    return ".." in PurePosixPath(n).parts
+    return ".." in n.split("/")
 
 
 def check_zip(path: Path, original_name: str, limits: Limits = DEFAULT_LIMITS) -> Finding | None:
@@ -116,7 +117,10 @@ def precheck(path: Path, original_name: str, limits: Limits = DEFAULT_LIMITS) ->
     """One finding rejecting the file before parsing, or None when it may be parsed."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return make("unknown-format", file=original_name, detail="不是普通文件")
+        size = st.st_size
         if size > limits.max_file_bytes:
             return make("file-too-large", file=original_name, value=_mb(size), expected=_mb(limits.max_file_bytes))
         with path.open("rb") as fh:

@@ -1,0 +1,364 @@
+"""Parse many returns in sandboxed, long-lived worker processes with a per-file timeout and a memory cap.
+
+Workers are fresh interpreters (`python -P -m templates_xlsx.sandbox --worker`, started by fork+exec, never
+a bare fork of the Prefect parent). multiprocessing's "spawn"/"forkserver" would re-import the parent's
+`__main__` (the `jixiao` console script → flows → Prefect) into every worker; a dedicated entry point keeps
+workers light (reader only: calamine, defusedxml, yaml). Each worker sets RLIMIT_AS first. Messages are
+length-prefixed JSON, never pickle, so a compromised worker cannot execute code in the parent.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from expectations.findings import Finding, make
+from templates_xlsx.read import ParsedReturn, ParsedValue
+from templates_xlsx.safety import precheck
+
+MB = 2 ** 20
+STARTUP_TIMEOUT_S = 60.0
+HEAVY_MODULES = ("pandas", "great_expectations", "prefect", "openpyxl", "duckdb", "numpy")
+_HDR = struct.Struct(">I")
+_MAX_MSG = 64 * MB
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+# ---------------------------------------------------------------- wire format (JSON, not pickle)
+
+def to_wire(pr: ParsedReturn) -> dict[str, Any]:
+    """ParsedReturn → JSON-able dict."""
+    return dataclasses.asdict(pr)
+
+
+def from_wire(d: dict[str, Any]) -> ParsedReturn:
+    """JSON dict → ParsedReturn (strictly rebuilt from known fields)."""
+    pr = ParsedReturn(original_name=str(d["original_name"]))
+    for key in ("template_id", "template_version", "sheet", "file_format", "addressing"):
+        setattr(pr, key, d.get(key))
+    for key in ("header", "header_cells", "footer", "footer_cells"):
+        setattr(pr, key, dict(d.get(key) or {}))
+    fv = {f.name for f in dataclasses.fields(ParsedValue)}
+    ff = {f.name for f in dataclasses.fields(Finding)}
+    pr.values = [ParsedValue(**{k: v[k] for k in fv}) for v in d.get("values") or []]
+    pr.findings = [Finding(**{k: f[k] for k in ff if k in f}) for f in d.get("findings") or []]
+    return pr
+
+
+def _encode(obj: Any) -> bytes:
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return _HDR.pack(len(body)) + body
+
+
+def _read_exact(fh: Any, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = fh.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+# ---------------------------------------------------------------- worker side
+
+def _worker_main(memory_mb: int) -> None:
+    """Worker loop: set the memory cap, warm up the reader, then answer parse requests until stdin closes."""
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # stray prints go to stderr, never into the protocol channel
+    sys.stdout = sys.stderr
+    if memory_mb > 0:
+        import resource
+
+        limit = memory_mb * MB
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from expectations.findings import registry
+    from metrics.catalog import fields_by_code
+    from templates_xlsx.layout import load_layouts
+    from templates_xlsx.read import read_return
+
+    load_layouts(), fields_by_code(), registry()
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY_MODULES)
+    out.write(_encode({"kind": "ready", "pid": os.getpid(), "heavy": heavy}))
+    stdin = sys.stdin.buffer
+    while True:
+        hdr = _read_exact(stdin, _HDR.size)
+        if hdr is None:
+            return
+        req = json.loads(_read_exact(stdin, _HDR.unpack(hdr)[0]) or b"null")
+        if req is None:
+            return
+        try:
+            pr = read_return(Path(req["path"]), req["name"], prechecked=True)
+        except MemoryError:
+            pr = ParsedReturn(original_name=req["name"], findings=[make("parse-memory-exceeded", file=req["name"])])
+        out.write(_encode({"kind": "result", "idx": req["idx"], "result": to_wire(pr)}))
+
+
+# ---------------------------------------------------------------- parent side
+
+class _Worker:
+    """One worker process and its protocol state."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.memory_mb = memory_mb
+        self.err = tempfile.TemporaryFile()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([_PROJECT_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                               if p])
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "templates_xlsx.sandbox", "--worker", str(memory_mb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, bufsize=0, close_fds=True, env=env,
+            start_new_session=True)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.buf = bytearray()
+        self.ready = False
+        self.heavy: list[str] = []
+        self.started = time.monotonic()
+        self.task: int | None = None
+        self.deadline = 0.0
+
+    def fileno(self) -> int:
+        """The fd the selector watches."""
+        return self.proc.stdout.fileno()
+
+    def send(self, idx: int, path: Path, name: str, timeout_s: float) -> bool:
+        """Dispatch one file; False if the worker is gone."""
+        try:
+            self.proc.stdin.write(_encode({"idx": idx, "path": str(path), "name": name}))
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        self.task = idx
+        self.deadline = time.monotonic() + timeout_s
+        return True
+
+    def pump(self) -> tuple[list[dict[str, Any]], bool]:
+        """Read what is available; returns (complete messages, eof)."""
+        eof = False
+        while True:
+            try:
+                chunk = os.read(self.fileno(), 1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            self.buf += chunk
+        msgs = []
+        while len(self.buf) >= _HDR.size:
+            n = _HDR.unpack_from(self.buf)[0]
+            if n > _MAX_MSG:
+                return msgs, True  # protocol violation: treat as a dead worker
+            if len(self.buf) < _HDR.size + n:
+                break
+            body = bytes(self.buf[_HDR.size:_HDR.size + n])
+            del self.buf[:_HDR.size + n]
+            try:
+                msgs.append(json.loads(body))
+            except ValueError:
+                return msgs, True
+        return msgs, eof
+
+    def stderr_tail(self) -> str:
+        """Last bytes the worker wrote to stderr."""
+        try:
+            self.err.seek(0, os.SEEK_END)
+            size = self.err.tell()
+            self.err.seek(max(0, size - 4000))
+            return self.err.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> int | None:
+        """Kill the worker (and anything it started) and reap it; returns its exit code."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        try:
+            rc = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        for fh in (self.proc.stdin, self.proc.stdout, self.err):
+            try:
+                fh.close()
+            except OSError:
+                pass
+        return rc
+
+    def close(self) -> None:
+        """Ask the worker to exit (EOF on stdin), then make sure it has."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: list[_Worker] = []
+
+
+def shutdown_workers() -> None:
+    """Stop the idle worker pool (also registered at interpreter exit)."""
+    with _POOL_LOCK:
+        while _POOL:
+            _POOL.pop().close()
+
+
+atexit.register(shutdown_workers)
+
+
+def _death_finding(w: _Worker, rc: int | None, name: str) -> Finding:
+    """Finding for a file whose worker died without answering."""
+    tail = w.stderr_tail().lower()
+    if "memory" in tail:
+        return make("parse-memory-exceeded", file=name)
+    if rc is not None and rc < 0:
+        detail = f"解析进程因信号 {-rc} 异常终止"
+    else:
+        detail = f"解析进程异常退出（代码 {rc}）"
+    return make("unreadable-workbook", file=name, detail=detail)
+
+
+def parse_many(items: list[tuple[Path, str]], workers: int = 2, timeout_s: float = 20, memory_mb: int = 768,
+               progress: Callable[[int], None] | None = None) -> list[ParsedReturn]:
+    """Parse (path, original_name) pairs in sandboxed workers; results in input order, one per item.
+
+    A file over `timeout_s` gets `parse-timeout` and its worker is killed and replaced; a worker that dies
+    gets the file `parse-memory-exceeded` or `unreadable-workbook`. `progress(n)` is called with increments.
+    """
+    results: list[ParsedReturn | None] = [None] * len(items)
+    tick = progress or (lambda n: None)
+    todo: deque[int] = deque(range(len(items)))
+    if todo:
+        with _POOL_LOCK:
+            _run(items, todo, results, max(1, min(workers, len(todo))), timeout_s, memory_mb, tick)
+    return [r if r is not None else ParsedReturn(original_name=items[i][1], findings=[
+        make("unreadable-workbook", file=items[i][1], detail="未能解析")]) for i, r in enumerate(results)]
+
+
+def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedReturn | None], n_workers: int,
+         timeout_s: float, memory_mb: int, tick: Callable[[int], None]) -> None:
+    """The dispatch loop over the (persistent) pool."""
+    pool = [w for w in _POOL if w.memory_mb == memory_mb and w.proc.poll() is None]
+    for w in _POOL:
+        if w not in pool:
+            w.close()
+    _POOL[:] = pool
+    while len(_POOL) < n_workers:
+        _POOL.append(_Worker(memory_mb))
+    active = _POOL[:n_workers]
+    sel = selectors.DefaultSelector()
+    for w in active:
+        sel.register(w.fileno(), selectors.EVENT_READ, w)
+    failed_starts = 0
+    pending = len(todo)
+
+    def next_task() -> int | None:
+        """Next file that passes the pre-check (run here, lazily, so it overlaps with parsing)."""
+        nonlocal pending
+        while todo:
+            i = todo.popleft()
+            f = precheck(Path(items[i][0]), items[i][1])
+            if f is None:
+                return i
+            results[i] = ParsedReturn(original_name=items[i][1], findings=[f])
+            pending -= 1
+            tick(1)
+        return None
+
+    def replace(w: _Worker) -> None:
+        nonlocal failed_starts
+        sel.unregister(w.fileno())
+        w.kill()
+        nw = _Worker(memory_mb)
+        _POOL[_POOL.index(w)] = nw
+        active[active.index(w)] = nw
+        sel.register(nw.fileno(), selectors.EVENT_READ, nw)
+
+    def finish(w: _Worker, pr: ParsedReturn) -> None:
+        nonlocal pending
+        if w.task is not None and results[w.task] is None:
+            results[w.task] = pr
+            pending -= 1
+            tick(1)
+        w.task = None
+
+    try:
+        while pending:
+            for w in list(active):
+                if w.ready and w.task is None and todo:
+                    i = next_task()
+                    if i is not None and not w.send(i, Path(items[i][0]), items[i][1], timeout_s):
+                        todo.appendleft(i)
+                        replace(w)
+            if not pending:
+                break
+            now = time.monotonic()
+            waits = [(w.deadline if w.task is not None else w.started + STARTUP_TIMEOUT_S) - now
+                     for w in active if w.task is not None or not w.ready]
+            wait = max(0.0, min(waits)) if waits else 0.5
+            for key, _ in sel.select(timeout=min(wait, 1.0)):
+                w = key.data
+                msgs, eof = w.pump()
+                for m in msgs:
+                    if m.get("kind") == "ready":
+                        w.ready, w.heavy = True, list(m.get("heavy") or [])
+                        failed_starts = 0
+                    elif m.get("kind") == "result" and m.get("idx") == w.task:
+                        pr = from_wire(m["result"])
+                        finish(w, pr)
+                        if any(f.code == "parse-memory-exceeded" for f in pr.findings):
+                            replace(w)  # start clean after a MemoryError
+                            break
+                if eof and w in active:
+                    rc = w.kill()
+                    if w.task is not None:
+                        finish(w, ParsedReturn(original_name=items[w.task][1],
+                                               findings=[_death_finding(w, rc, items[w.task][1])]))
+                    elif not w.ready:
+                        failed_starts += 1
+                        if failed_starts > 3:
+                            raise RuntimeError("解析进程无法启动：" + w.stderr_tail()[-500:])
+                    replace(w)
+            now = time.monotonic()
+            for w in list(active):
+                if w.task is not None and now > w.deadline:
+                    name = items[w.task][1]
+                    finish(w, ParsedReturn(original_name=name, findings=[
+                        make("parse-timeout", file=name, expected=f"{timeout_s:g}")]))
+                    replace(w)
+                elif not w.ready and now > w.started + STARTUP_TIMEOUT_S:
+                    failed_starts += 1
+                    if failed_starts > 3:
+                        raise RuntimeError("解析进程启动超时")
+                    replace(w)
+    finally:
+        sel.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--worker":
+        _worker_main(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
