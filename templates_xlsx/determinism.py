@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from pathlib import Path
 
 FIXED_TIME = dt.datetime(2026, 1, 1, 0, 0, 0)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_MODIFIED = re.compile(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>")
 
 
 def save_deterministic(wb, path: Path | str) -> bytes:
@@ -18,7 +20,13 @@ def save_deterministic(wb, path: Path | str) -> bytes:
     wb.properties.creator = "jixiao"
     buf = io.BytesIO()
     wb.save(buf)
-    data = normalize_zip(buf.getvalue())
+    data = buf.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        core = z.read("docProps/core.xml")
+    # openpyxl stamps dcterms:modified with the wall clock on every save, whatever the property says
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    core = _MODIFIED.sub(lambda m: b"<dcterms:modified" + m.group(1) + b">" + stamp + b"</dcterms:modified>", core)
+    data = normalize_zip(data, replace={"docProps/core.xml": core})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(data)
     return data
