@@ -1,4 +1,5 @@
 """Facility registry (机构名录): read the bureau's Excel list, validate it, store it effective-dated."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +15,7 @@ from python_calamine import CalamineWorkbook
 from expectations.findings import Finding, make
 from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
 from warehouse.db import sql_text
+from warehouse.load import insert_findings
 
 FACILITY_SHEET = "机构"
 MEMBERSHIP_SHEET = "成员关系"
@@ -377,6 +379,9 @@ def import_registry(con: duckdb.DuckDBPyConnection, path: Path) -> RegistryImpor
     try:
         con.execute(sql_text("reg_replace_facilities"))
         con.execute(sql_text("reg_replace_memberships"))
+        # the registry's own findings are kept for auditors; a new import replaces the previous ones
+        con.execute("DELETE FROM findings WHERE stage = 'registry'")
+        insert_findings(con, imp.findings)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
