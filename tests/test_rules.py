@@ -38,12 +38,16 @@ def test_rules_cover_the_catalog():
     (req,) = _by_kind("required")
     (nonneg,) = _by_kind("non_negative")
     (whole,) = _by_kind("whole_number")
-    (parts,) = _by_kind("part_le_total")
+    amounts, counts = _by_kind("part_le_total")
     assert set(req.fields) == {f.code for f in fields if f.required}
     assert set(nonneg.fields) == {f.code for f in fields}
     assert set(whole.fields) == {f.code for f in fields if f.kind == "count"}
-    assert set(parts.pairs) == {(f.code, f.parts_of) for f in fields if f.parts_of}
-    assert ("op_rx_essential", "op_rx_total") in parts.pairs
+    kinds = {f.code: f.kind for f in fields}
+    assert set(amounts.pairs) == {(f.code, f.parts_of) for f in fields if f.parts_of and f.kind == "amount"}
+    assert set(counts.pairs) == {(f.code, f.parts_of) for f in fields if f.parts_of and f.kind == "count"}
+    assert set(amounts.pairs) | set(counts.pairs) == {(f.code, f.parts_of) for f in fields if f.parts_of}
+    assert ("op_rx_essential", "op_rx_total") in counts.pairs
+    assert (counts.tol_abs, counts.tol_rel) == (0, 0) and {kinds[a] for a, _ in amounts.pairs} == {"amount"}
     (s,) = _by_kind("sum_equals")
     assert (s.left, [f for f, _ in s.right], s.tol_abs, s.tol_rel) == (
         "drug_revenue", ["op_drug_revenue", "ip_drug_revenue"], 0.01, 0.001)
