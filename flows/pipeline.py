@@ -100,7 +100,7 @@ def validate(settings: Settings, period: str, submission_ids: list[str]) -> tupl
 def compute_and_score(settings: Settings, period: str, scheme_version: str) -> dict[str, Any]:
     """Indicators and scores for the period and the previous one (for rank change)."""
     from metrics.periods import parse_period, previous_period
-    from metrics.schemes import load_scheme
+    from metrics.scoring import load_scheme
     from warehouse.compute import compute_period, score_period
 
     scheme = load_scheme(scheme_version)
@@ -110,12 +110,12 @@ def compute_and_score(settings: Settings, period: str, scheme_version: str) -> d
     try:
         out = {}
         for q in (prev, p):
-            ivs = compute_period(con, q.label, scheme)
-            score_period(con, q.label, scheme)
-            out[q.label] = len(ivs)
+            ivs = compute_period(con, q, scheme)
+            score_period(con, q, scheme)
+            out[q.code] = len(ivs)
     finally:
         con.close()
-    return {"indicators": out, "prev_period": prev.label}
+    return {"indicators": out, "prev_period": prev.code}
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -127,9 +127,9 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     """Write the ranked workbook and the auditor workbook under out/<period>/; fill coverage counts."""
     import pandas as pd
 
-    from metrics.periods import parse_period
     from metrics.indicators import load_indicators
-    from metrics.schemes import load_scheme
+    from metrics.periods import parse_period
+    from metrics.scoring import load_scheme
     from templates_xlsx.audit_report import write_audit_workbook
     from templates_xlsx.report import IndicatorMeta, ReportData, write_ranked_workbook
     from warehouse.db import sql_text
@@ -166,14 +166,15 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         ind_rows = _rows(con.execute(sql_text("rpt_indicators"), {"period": period, "scheme": scheme_version}))
         cutoff = con.execute("SELECT max(received_at) FROM submissions WHERE list_contains(?, period) "
                              "AND status = 'accepted'", [p.months]).fetchone()[0]
-        metas = [IndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, getattr(i, "nat_no", None))
-                 for i in load_indicators() if i.code in scheme.indicator_codes()]
+        used = {it.indicator for items in scheme.groups.values() for it in items}
+        metas = [IndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, i.nat_no)
+                 for i in load_indicators().values() if i.code in used]
         data = ReportData(period=period, prev_period=prev_period, scheme_version=scheme_version,
                           run_id=run.run_id, data_cutoff=str(cutoff or "无"), league=league,
                           indicator_rows=ind_rows, indicators=metas,
                           coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
                                     "not_scored": not_scored},
-                          notes=scheme.notes_zh())
+                          notes=scheme_notes(scheme))
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
         audit = write_audit_workbook(con, period, out_dir / f"审核报告_{period}.xlsx")
         sev = dict(con.execute(
@@ -212,3 +213,25 @@ def top_by_group(settings: Settings, period: str, scheme_version: str, n: int = 
     finally:
         con.close()
     return rows
+
+
+def scheme_notes(scheme: Any) -> list[str]:
+    """The 说明 sheet's statement of how composites, ranks and grades were computed."""
+    notes = [
+        f"综合得分 = 各指标得分之和（满分 {scheme.total_points}），按权重计分；缺失指标的权重按方案规定重新分配到"
+        f"其余指标，四舍五入（ROUND_HALF_UP）保留 {scheme.precision} 位小数。",
+        "排名在同组内按四舍五入后的综合得分：名次 = 1 + 综合得分严格高于本机构的机构数（并列同名次）。",
+        "比值类指标按统计期内分子、分母的合计计算（流量求和、存量取期末值），不取各月比值的平均；分母为0时指标“无定义”，不记为0%。",
+        f"参与评分须有不少于 {scheme.min_weight_share:.0%} 的权重可计分，否则列为未评分并注明原因。",
+    ]
+    bands = "，".join(f"{b.grade} ≥ {b.min}" for b in scheme.bands)
+    if bands:
+        notes.append(f"等级（分数段）：{bands}，其余为最低一档。")
+    if scheme.quota is not None:
+        q = scheme.quota
+        notes.append(f"{q.grade}名额：不超过同组机构数的 {q.max_share:.0%}（向下取整，至少 {q.min_count} 家），"
+                     f"超出名额者按名次降为{q.fallback_grade}。")
+    if scheme.percentile_bands:
+        notes.append("分位档（按名次位置）：" + "，".join(f"{b.grade} 前 {b.upto:.0%}" for b in scheme.percentile_bands)
+                     + f"；同组机构少于 {scheme.min_group_size} 家时不分档（{scheme.insufficient_label}）。")
+    return notes
