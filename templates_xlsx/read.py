@@ -25,6 +25,7 @@ from templates_xlsx.layout import Layout, LayoutVersion, load_layouts, split_cel
 from templates_xlsx.safety import DEFAULT_LIMITS, Limits, precheck, sniff
 
 MAX_ROWS = 5000
+MAX_COLS = 256
 MAX_PART_BYTES = 8 * 2 ** 20  # workbook.xml / rels / custom.xml, and the in-memory sheet fast path
 PROP_TEMPLATE_ID = "jixiao_template_id"
 PROP_TEMPLATE_VERSION = "jixiao_template_version"
@@ -33,7 +34,7 @@ META_VERSION_LABEL = "模板版本"
 
 FILE_LEVEL_CODES = frozenset({
     "file-too-large", "unsafe-archive", "unknown-format", "encrypted-workbook", "unreadable-workbook",
-    "unsafe-xml", "parse-timeout", "parse-memory-exceeded", "too-many-rows", "unknown-template",
+    "unsafe-xml", "parse-timeout", "parse-memory-exceeded", "too-many-rows", "too-many-columns", "unknown-template",
     "template-version-not-accepted", "sheet-missing",
 })
 
@@ -292,17 +293,13 @@ def _read_package(z: zipfile.ZipFile) -> _Package:
     return pkg
 
 
-def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str],
-                   max_row: int) -> dict[str, tuple[str, str | None]]:
+def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str], max_row: int,
+                   data: bytes | None = None) -> dict[str, tuple[str, str | None]]:
     """Formula / error state of the wanted cells: cell → ('no-cache', None) | ('error', '#DIV/0!')."""
     out: dict[str, tuple[str, str | None]] = {}
-    info = z.getinfo(part)
-    if info.file_size <= MAX_PART_BYTES:
-        with z.open(info) as fh:
-            data = fh.read(MAX_PART_BYTES + 1)
-        if len(data) <= MAX_PART_BYTES and not any(h in data for h in _FORMULA_HINTS):
-            return out  # no formula, no error cell, no DTD: nothing to report
-    with z.open(info) as fh:
+    if data is not None and not any(h in data for h in _FORMULA_HINTS):
+        return out  # no formula, no error cell, no DTD: nothing to report
+    with z.open(part) as fh:
         try:
             row, col = 0, 0
             cur: dict[str, Any] | None = None
@@ -343,6 +340,62 @@ def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str],
     return out
 
 
+_REF_ROWS = (re.compile(rb' r="[A-Z]{0,4}([0-9]{1,9})"'), re.compile(rb" r='[A-Z]{0,4}([0-9]{1,9})'"))
+_REF_COLS = (re.compile(rb' r="([A-Z]{1,4})[0-9]'), re.compile(rb" r='([A-Z]{1,4})[0-9]"))
+
+
+def _bounds_of(buf: bytes, end: int) -> tuple[int, int, int]:
+    """(max row ref, max column number, row tags) in buf[:end] (refs are scanned in all of buf)."""
+    max_row, letters = 0, set()
+    for i, (rows, cols) in enumerate(zip(_REF_ROWS, _REF_COLS)):
+        if i == 1 and b" r='" not in buf:
+            break
+        digits = rows.findall(buf)
+        if digits:
+            max_row = max(max_row, max(map(int, digits)))
+        letters.update(cols.findall(buf))
+    max_col = 0
+    for col in letters:
+        n = 0
+        for ch in col:
+            n = n * 26 + ch - 64
+        max_col = max(max_col, n)
+    return max_row, max_col, buf.count(b"<row", 0, end) + buf.count(b":row", 0, end)
+
+
+def sheet_bounds(z: zipfile.ZipFile, part: str, data: bytes | None = None, chunk: int = 1 << 20) -> tuple[int, int]:
+    """(rows, columns) a sheet part spans, from its row/cell references, without building a tree.
+
+    Guards calamine, which allocates the full rectangle (one cell at XFD1048576 → a 512 GB allocation).
+    """
+    if data is not None:
+        r, c, n = _bounds_of(data, len(data))
+        return max(r, n), c
+    max_row = max_col = rows_seen = 0
+    tail = b""
+    with z.open(part) as fh:
+        while True:
+            piece = fh.read(chunk)
+            buf = tail + piece
+            cut = len(buf) if not piece else max(len(buf) - 64, 0)
+            r, c, n = _bounds_of(buf, cut)
+            max_row, max_col, rows_seen = max(max_row, r), max(max_col, c), rows_seen + n
+            if not piece:
+                break
+            tail = buf[cut:]  # refs straddling the boundary are seen again next round (max is idempotent)
+    return max(max_row, rows_seen), max_col
+
+
+def _small_part(z: zipfile.ZipFile, part: str) -> bytes | None:
+    """A part's bytes when it is small enough to hold in memory, else None (stream it instead)."""
+    info = z.getinfo(part)
+    if info.file_size > MAX_PART_BYTES:
+        return None
+    with z.open(info) as fh:
+        data = fh.read(MAX_PART_BYTES + 1)
+    return data if len(data) <= MAX_PART_BYTES else None
+
+
 def _col_letters(col: int) -> str:
     s = ""
     while col:
@@ -366,11 +419,17 @@ def _calamine_error(e: Exception, name: str) -> Finding:
     return make("unreadable-workbook", file=name, detail=f"{type(e).__name__}: {short}")
 
 
-def _meta_from_sheet(wb: Any, layouts: dict[str, Layout]) -> tuple[str | None, str | None]:
-    """Template id and version from the hidden meta sheet (A1:B2), when present."""
+def _meta_from_sheet(wb: Any, layouts: dict[str, Layout], pkg: _Package,
+                     z: zipfile.ZipFile | None) -> tuple[str | None, str | None]:
+    """Template id and version from the hidden meta sheet (A1:B2), when present and small."""
     names = set(wb.sheet_names)
     metas = {lv.meta_sheet for lay in layouts.values() for lv in lay.versions}
     for meta in sorted(metas & names):
+        part = pkg.sheet_parts.get(meta)
+        if z is not None and part:
+            rows_n, cols_n = sheet_bounds(z, part)
+            if rows_n > 100 or cols_n > 50:
+                continue
         rows = wb.get_sheet_by_name(meta).to_python(skip_empty_area=False, nrows=10)
         found: dict[str, str] = {}
         for r in rows[:10]:
@@ -457,7 +516,7 @@ def _read_book(path: Path, res: ParsedReturn, layouts: dict[str, Layout], fields
     tid, tver = pkg.props.get(PROP_TEMPLATE_ID), pkg.props.get(PROP_TEMPLATE_VERSION)
     if not tid:
         try:
-            tid, tver = _meta_from_sheet(wb, layouts)
+            tid, tver = _meta_from_sheet(wb, layouts, pkg, z)
         except Exception as e:  # noqa: BLE001
             res.findings.append(_calamine_error(e, name))
             return
@@ -493,12 +552,31 @@ def _read_book(path: Path, res: ParsedReturn, layouts: dict[str, Layout], fields
     total = len(addr)
     res.addressing = "names" if from_names == total else ("layout" if from_names == 0 else "mixed")
 
-    sh = wb.get_sheet_by_name(lv.sheet)
-    height = int(sh.height or 0)
-    if height > max_rows:
-        res.findings.append(make("too-many-rows", file=name, sheet=lv.sheet, value=height, expected=max_rows))
     max_row = max(split_cell(c)[0] for c in addr.values())
-    grid = sh.to_python(skip_empty_area=False, nrows=max_row)
+    part = pkg.sheet_parts.get(lv.sheet) if z is not None else None
+    data = None
+    if part:  # bound the sheet before calamine allocates its full rectangle
+        data = _small_part(z, part)
+        rows_n, cols_n = sheet_bounds(z, part, data)
+        if rows_n > max_rows:
+            res.findings.append(make("too-many-rows", file=name, sheet=lv.sheet, value=rows_n, expected=max_rows))
+            return
+        if cols_n > MAX_COLS:
+            res.findings.append(make("too-many-columns", file=name, sheet=lv.sheet, value=cols_n,
+                                     expected=MAX_COLS))
+            return
+    try:
+        sh = wb.get_sheet_by_name(lv.sheet)
+        height = int(sh.height or 0)
+        if height > max_rows:
+            res.findings.append(make("too-many-rows", file=name, sheet=lv.sheet, value=height, expected=max_rows))
+            return
+        grid = sh.to_python(skip_empty_area=False, nrows=max_row)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - calamine raises several unrelated types
+        res.findings.append(_calamine_error(e, name))
+        return
 
     def cell_value(ref: str) -> Any:
         r, c = split_cell(ref)
@@ -538,10 +616,9 @@ def _read_book(path: Path, res: ParsedReturn, layouts: dict[str, Layout], fields
 
     # formula / error cells (xlsx only: other formats carry computed values only)
     issues: dict[str, tuple[str, str | None]] = {}
-    part = pkg.sheet_parts.get(lv.sheet)
-    if z is not None and part:
+    if part:
         wanted = {addr[f.name] for f in lv.fields}
-        issues = _scan_formulas(z, part, wanted, max(split_cell(c)[0] for c in wanted))
+        issues = _scan_formulas(z, part, wanted, max(split_cell(c)[0] for c in wanted), data)
 
     for fc in lv.fields:
         fd = fields[fc.field]

@@ -119,6 +119,7 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join([_PROJECT_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                                                if p])
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        env["RUST_BACKTRACE"] = "0"
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "templates_xlsx.sandbox", "--worker", str(memory_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, bufsize=0, close_fds=True, env=env,
@@ -175,14 +176,12 @@ class _Worker:
                 return msgs, True
         return msgs, eof
 
-    def stderr_tail(self) -> str:
-        """Last bytes the worker wrote to stderr."""
+    def stderr_text(self, limit: int = 1 << 20) -> str:
+        """What the worker wrote to stderr (the first `limit` bytes)."""
         try:
-            self.err.seek(0, os.SEEK_END)
-            size = self.err.tell()
-            self.err.seek(max(0, size - 4000))
-            return self.err.read().decode("utf-8", "replace")
-        except OSError:
+            self.err.seek(0)
+            return self.err.read(limit).decode("utf-8", "replace")
+        except (OSError, ValueError):
             return ""
 
     def kill(self) -> int | None:
@@ -193,15 +192,18 @@ class _Worker:
             except (ProcessLookupError, PermissionError):
                 self.proc.kill()
         try:
-            rc = self.proc.wait(timeout=5)
+            return self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            rc = None
+            return None
+
+    def dispose(self) -> None:
+        """Kill the worker and close its pipes and stderr file."""
+        self.kill()
         for fh in (self.proc.stdin, self.proc.stdout, self.err):
             try:
                 fh.close()
             except OSError:
                 pass
-        return rc
 
     def close(self) -> None:
         """Ask the worker to exit (EOF on stdin), then make sure it has."""
@@ -213,7 +215,7 @@ class _Worker:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             pass
-        self.kill()
+        self.dispose()
 
 
 _POOL_LOCK = threading.Lock()
@@ -232,8 +234,8 @@ atexit.register(shutdown_workers)
 
 def _death_finding(w: _Worker, rc: int | None, name: str) -> Finding:
     """Finding for a file whose worker died without answering."""
-    tail = w.stderr_tail().lower()
-    if "memory" in tail:
+    tail = w.stderr_text().lower()
+    if any(m in tail for m in ("memory allocation", "memoryerror", "out of memory", "cannot allocate")):
         return make("parse-memory-exceeded", file=name)
     if rc is not None and rc < 0:
         detail = f"解析进程因信号 {-rc} 异常终止"
@@ -292,7 +294,7 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
     def replace(w: _Worker) -> None:
         nonlocal failed_starts
         sel.unregister(w.fileno())
-        w.kill()
+        w.dispose()
         nw = _Worker(memory_mb)
         _POOL[_POOL.index(w)] = nw
         active[active.index(w)] = nw
@@ -341,7 +343,7 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
                     elif not w.ready:
                         failed_starts += 1
                         if failed_starts > 3:
-                            raise RuntimeError("解析进程无法启动：" + w.stderr_tail()[-500:])
+                            raise RuntimeError("解析进程无法启动：" + w.stderr_text()[-500:])
                     replace(w)
             now = time.monotonic()
             for w in list(active):
