@@ -153,7 +153,12 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
             if r["composite_status"] == "scored":
                 continue
             if r["months_accepted"] < len(p.months):
-                reason = "退回（数据错误）" if r["rejected"] else "未报送或报送不全"
+                if r["rejected"]:
+                    reason = "报表被退回（文件级错误）"
+                elif r["stated_period"]:
+                    reason = f"报表统计期填写为 {r['stated_period']}，本期无有效报表"
+                else:
+                    reason = "未收到本期有效报表" if len(p.months) == 1 else "统计期内报表不全"
             else:
                 reason = r["reason"] or "未评分"
             not_scored.append((r["facility_id"], r["name"], reason))
