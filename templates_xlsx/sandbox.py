@@ -138,8 +138,11 @@ class _Worker:
 
     def send(self, idx: int, path: Path, name: str, timeout_s: float) -> bool:
         """Dispatch one file; False if the worker is gone."""
+        msg = memoryview(_encode({"idx": idx, "path": str(path), "name": name}))
         try:
-            self.proc.stdin.write(_encode({"idx": idx, "path": str(path), "name": name}))
+            while msg:
+                n = self.proc.stdin.write(msg)
+                msg = msg[n or 0:]
         except (BrokenPipeError, OSError, ValueError):
             return False
         self.task = idx
@@ -237,6 +240,8 @@ def _death_finding(w: _Worker, rc: int | None, name: str) -> Finding:
     tail = w.stderr_text().lower()
     if any(m in tail for m in ("memory allocation", "memoryerror", "out of memory", "cannot allocate")):
         return make("parse-memory-exceeded", file=name)
+    if rc == -signal.SIGKILL:  # we only SIGKILL on timeout (handled elsewhere): this is the kernel OOM killer
+        return make("parse-memory-exceeded", file=name)
     if rc is not None and rc < 0:
         detail = f"解析进程因信号 {-rc} 异常终止"
     else:
@@ -264,7 +269,9 @@ def parse_many(items: list[tuple[Path, str]], workers: int = 2, timeout_s: float
 def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedReturn | None], n_workers: int,
          timeout_s: float, memory_mb: int, tick: Callable[[int], None]) -> None:
     """The dispatch loop over the (persistent) pool."""
-    pool = [w for w in _POOL if w.memory_mb == memory_mb and w.proc.poll() is None]
+    # keep idle, healthy workers with the same memory cap (a run interrupted mid-file leaves a busy worker)
+    pool = [w for w in _POOL if w.memory_mb == memory_mb and w.proc.poll() is None and w.task is None
+            and not w.buf]
     for w in _POOL:
         if w not in pool:
             w.close()
@@ -292,7 +299,6 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
         return None
 
     def replace(w: _Worker) -> None:
-        nonlocal failed_starts
         sel.unregister(w.fileno())
         w.dispose()
         nw = _Worker(memory_mb)
@@ -330,7 +336,11 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
                         w.ready, w.heavy = True, list(m.get("heavy") or [])
                         failed_starts = 0
                     elif m.get("kind") == "result" and m.get("idx") == w.task:
-                        pr = from_wire(m["result"])
+                        try:
+                            pr = from_wire(m["result"])
+                        except (KeyError, TypeError, ValueError, AttributeError):
+                            eof = True  # malformed answer: treat the worker as broken
+                            break
                         finish(w, pr)
                         if any(f.code == "parse-memory-exceeded" for f in pr.findings):
                             replace(w)  # start clean after a MemoryError

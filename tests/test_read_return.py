@@ -301,14 +301,14 @@ def test_openpyxl_resave_still_reads(tmp_path: Path) -> None:
 
 def _ods(tables: dict[str, list[list[object]]]) -> bytes:
     """A minimal OpenDocument spreadsheet (as LibreOffice/WPS export) holding the given cell grids."""
-    import io
     from xml.sax.saxutils import escape
 
     def cell(v: object) -> str:
         if v is None:
             return "<table:table-cell/>"
         if isinstance(v, (int, float)):
-            return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
+            return (f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p>'
+                    "</table:table-cell>")
         return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
 
     body = "".join(
