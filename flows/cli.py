@@ -21,7 +21,7 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(registry_app, name="registry")
 app.add_typer(baseline_app, name="baseline")
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # never hard-wrap paths in logs
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 
 

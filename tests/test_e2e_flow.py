@@ -1,0 +1,157 @@
+"""End to end through the real Prefect flow: demo region → warehouse → GX → indicators → scores → workbooks.
+
+One module-scoped region (small, fixed seed) is run three times: twice unchanged (idempotence), then with
+one edited resubmission (exactly one more supersession).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from flows.settings import Settings
+
+PERIOD = "2026-10"
+SKIP_TABLES = {"runs"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, prefect_harness):
+    root = tmp_path_factory.mktemp("e2e")
+    old = {k: os.environ.get(k) for k in ("JIXIAO_HOME", "JIXIAO_OUT")}
+    os.environ["JIXIAO_HOME"] = str(root / "var")
+    os.environ["JIXIAO_OUT"] = str(root / "out")
+    from templates_xlsx.build import build_templates
+    from templates_xlsx.demo import generate_region
+    from warehouse.baseline import import_baseline
+    from warehouse.db import connect
+    from warehouse.registry import import_registry
+
+    settings = Settings.from_env()
+    build_templates()
+    region = generate_region(root / "region", facilities=24, period=PERIOD, seed=7)
+    con = connect(settings.warehouse_path)
+    import_registry(con, region.registry_path)
+    import_baseline(con, region.baseline_path)
+    con.close()
+    yield settings, region
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _run(region):
+    from flows.monthly import monthly_assessment
+
+    return monthly_assessment(period=PERIOD, inbox=str(region.inbox_dir))
+
+
+def _snapshot(settings) -> dict[str, list[tuple]]:
+    from warehouse.db import connect
+
+    con = connect(settings.warehouse_path)
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                for t in tables if t not in SKIP_TABLES}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    settings, region = env
+    result = _run(region)
+    return settings, region, result, _snapshot(settings)
+
+
+def test_run_produces_ranked_and_audit_workbooks(first_run):
+    settings, region, result, _ = first_run
+    assert result["expected"] > 0 and result["scored"] > 0
+    assert result["received"] <= result["expected"]
+    ranked = Path(result["outputs"]["ranked"])
+    assert ranked == settings.out_dir / PERIOD / f"排名报告_{PERIOD}.xlsx"
+    wb = openpyxl.load_workbook(ranked)
+    assert "说明" in wb.sheetnames and "指标值" in wb.sheetnames
+    leagues = [n for n in wb.sheetnames if n.startswith("排名-")]
+    assert leagues
+    ws = wb[leagues[0]]
+    assert ws.freeze_panes == "D4"
+    assert ws._charts, "each league sheet carries a bar chart of composites"
+    ranks = [ws.cell(row=r, column=1).value for r in range(4, ws.max_row + 1)]
+    scores = [ws.cell(row=r, column=4).value for r in range(4, ws.max_row + 1)]
+    scored = [(k, s) for k, s in zip(ranks, scores) if k is not None]
+    # rank = 1 + number of facilities with a strictly higher composite
+    for k, s in scored:
+        assert k == 1 + sum(1 for _, t in scored if t > s)
+    notes = {ws_row[0].value: ws_row[1].value for ws_row in wb["说明"].iter_rows(min_row=3, max_row=12)}
+    assert notes["考核方案版本"] == "2026"
+    assert notes["应报机构数"] == result["expected"]
+    assert Path(result["outputs"]["audit"]).is_file()
+    assert (settings.out_dir / PERIOD / "data_docs" / "index.html").is_file()
+
+
+def test_each_demo_mistake_yields_its_findings(first_run):
+    from warehouse.db import connect
+
+    settings, region, _, _ = first_run
+    expected_codes = {
+        "unknown-code": {"facility-unknown"},
+        "required-blank": {"required-missing"},
+        "sum-mismatch": {"sum-mismatch"},
+        "wrong-period": {"period-mismatch"},
+        "text-in-number": {"value-not-number"},
+        "yuan-not-wanyuan": {"unit-suspect"},
+    }
+    con = connect(settings.warehouse_path)
+    try:
+        seen = set()
+        for m in region.mistakes:
+            seen.add(m["kind"])
+            rows = con.execute(
+                "SELECT f.sheet, f.cell, f.code FROM findings f JOIN submissions s USING (submission_id) "
+                "WHERE s.original_name = ? AND f.severity IN ('error', 'warning')", [m["file"]]).fetchall()
+            codes = {c for _, _, c in rows}
+            assert codes == expected_codes[m["kind"]], (m, rows)
+            if m.get("cell"):
+                assert ("运营与药品", m["cell"], next(iter(expected_codes[m["kind"]]))) in rows, (m, rows)
+        assert seen == set(expected_codes)
+    finally:
+        con.close()
+
+
+def test_rerun_is_idempotent_and_an_edit_supersedes_once(first_run):
+    settings, region, _, snap1 = first_run
+    _run(region)
+    snap2 = _snapshot(settings)
+    assert snap2 == snap1
+    from warehouse.db import connect
+
+    con = connect(settings.warehouse_path)
+    before = con.execute("SELECT count(*) FROM submissions WHERE status = 'superseded'").fetchone()[0]
+    con.close()
+    # a hospital resubmits an edited return for the period: one more file, received later
+    src = sorted((region.inbox_dir / PERIOD).glob("*.xlsx"))[0]
+    import zipfile, io
+    from templates_xlsx.determinism import normalize_zip
+
+    data = src.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        core = z.read("docProps/core.xml").replace(b"jixiao", b"jixiao-edit")
+    edited = region.inbox_dir / PERIOD / ("更正_" + src.name)
+    edited.write_bytes(normalize_zip(data, replace={"docProps/core.xml": core}))
+    t = dt.datetime(2026, 11, 20, 10, 0).timestamp()
+    os.utime(edited, (t, t))
+    _run(region)
+    con = connect(settings.warehouse_path)
+    after = con.execute("SELECT count(*) FROM submissions WHERE status = 'superseded'").fetchone()[0]
+    con.close()
+    edited.unlink()
+    assert after == before + 1
