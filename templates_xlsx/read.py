@@ -43,7 +43,8 @@ _REL_CUSTOM = "/custom-properties"
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
-_FORMULA_HINTS = (b"<f>", b"<f ", b"<f/>", b":f>", b":f ", b":f/>", b't="e"', b"t='e'", b"<!DOCTYPE", b"<!ENTITY")
+_FORMULA_HINTS = (b"<f>", b"<f ", b"<f/>", b":f>", b":f ", b":f/>", b't="e"', b"t='e'", b"<!")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
 _SPACES = re.compile(r"\s+")
 _PERIOD_PATTERNS = (
     re.compile(r"^([0-9]{4})年([0-9]{1,2})月份?$"),
@@ -293,11 +294,26 @@ def _read_package(z: zipfile.ZipFile) -> _Package:
     return pkg
 
 
+def _cell_region(data: bytes) -> tuple[bytes, bytes]:
+    """(prolog before the root element, the <sheetData> region) of a sheet part held in memory."""
+    m = _ROOT_START.search(data)
+    prolog = data[:m.start()] if m else data
+    start, end = data.find(b"sheetData"), data.rfind(b"sheetData>")
+    region = data[start:end] if 0 <= start < end else data
+    return prolog, region
+
+
+def _needs_scan(data: bytes) -> bool:
+    """True when the sheet may hold formulas, error cells or a DTD (cheap byte checks before iterparse)."""
+    prolog, region = _cell_region(data)
+    return b"<!" in prolog or any(h in region for h in _FORMULA_HINTS)
+
+
 def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str], max_row: int,
                    data: bytes | None = None) -> dict[str, tuple[str, str | None]]:
     """Formula / error state of the wanted cells: cell → ('no-cache', None) | ('error', '#DIV/0!')."""
     out: dict[str, tuple[str, str | None]] = {}
-    if data is not None and not any(h in data for h in _FORMULA_HINTS):
+    if data is not None and not _needs_scan(data):
         return out  # no formula, no error cell, no DTD: nothing to report
     with z.open(part) as fh:
         try:
@@ -340,22 +356,17 @@ def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str], max_row: int
     return out
 
 
-_REF_ROWS = (re.compile(rb' r="[A-Z]{0,4}([0-9]{1,9})"'), re.compile(rb" r='[A-Z]{0,4}([0-9]{1,9})'"))
-_REF_COLS = (re.compile(rb' r="([A-Z]{1,4})[0-9]'), re.compile(rb" r='([A-Z]{1,4})[0-9]"))
+_REFS = (re.compile(rb' r="([A-Z]{0,4})([0-9]{1,9})"'), re.compile(rb" r='([A-Z]{0,4})([0-9]{1,9})'"))
 
 
 def _bounds_of(buf: bytes, end: int) -> tuple[int, int, int]:
     """(max row ref, max column number, row tags) in buf[:end] (refs are scanned in all of buf)."""
-    max_row, letters = 0, set()
-    for i, (rows, cols) in enumerate(zip(_REF_ROWS, _REF_COLS)):
-        if i == 1 and b" r='" not in buf:
-            break
-        digits = rows.findall(buf)
-        if digits:
-            max_row = max(max_row, max(map(int, digits)))
-        letters.update(cols.findall(buf))
+    refs = _REFS[0].findall(buf)
+    if b" r='" in buf:
+        refs += _REFS[1].findall(buf)
+    max_row = max((int(d) for _, d in refs), default=0)
     max_col = 0
-    for col in letters:
+    for col in {letters for letters, _ in refs if letters}:
         n = 0
         for ch in col:
             n = n * 26 + ch - 64
@@ -369,7 +380,8 @@ def sheet_bounds(z: zipfile.ZipFile, part: str, data: bytes | None = None, chunk
     Guards calamine, which allocates the full rectangle (one cell at XFD1048576 → a 512 GB allocation).
     """
     if data is not None:
-        r, c, n = _bounds_of(data, len(data))
+        region = _cell_region(data)[1]
+        r, c, n = _bounds_of(region, len(region))
         return max(r, n), c
     max_row = max_col = rows_seen = 0
     tail = b""

@@ -38,23 +38,41 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
 
 # ---------------------------------------------------------------- wire format (JSON, not pickle)
 
+_VALUE_KEYS = tuple(f.name for f in dataclasses.fields(ParsedValue))
+_FINDING_KEYS = tuple(f.name for f in dataclasses.fields(Finding))
+_SCALAR_KEYS = ("original_name", "template_id", "template_version", "sheet", "file_format", "addressing")
+_DICT_KEYS = ("header", "header_cells", "footer", "footer_cells")
+
+
 def to_wire(pr: ParsedReturn) -> dict[str, Any]:
-    """ParsedReturn → JSON-able dict."""
-    return dataclasses.asdict(pr)
+    """ParsedReturn → JSON-able dict (values as rows; much faster than dataclasses.asdict)."""
+    d: dict[str, Any] = {k: getattr(pr, k) for k in _SCALAR_KEYS}
+    d.update({k: dict(getattr(pr, k)) for k in _DICT_KEYS})
+    d["values"] = [[getattr(v, k) for k in _VALUE_KEYS] for v in pr.values]
+    d["findings"] = [[getattr(f, k) for k in _FINDING_KEYS] for f in pr.findings]
+    return d
 
 
 def from_wire(d: dict[str, Any]) -> ParsedReturn:
-    """JSON dict → ParsedReturn (strictly rebuilt from known fields)."""
+    """JSON dict → ParsedReturn, strictly rebuilt from the known fields."""
     pr = ParsedReturn(original_name=str(d["original_name"]))
-    for key in ("template_id", "template_version", "sheet", "file_format", "addressing"):
-        setattr(pr, key, d.get(key))
-    for key in ("header", "header_cells", "footer", "footer_cells"):
-        setattr(pr, key, dict(d.get(key) or {}))
-    fv = {f.name for f in dataclasses.fields(ParsedValue)}
-    ff = {f.name for f in dataclasses.fields(Finding)}
-    pr.values = [ParsedValue(**{k: v[k] for k in fv}) for v in d.get("values") or []]
-    pr.findings = [Finding(**{k: f[k] for k in ff if k in f}) for f in d.get("findings") or []]
+    for key in _SCALAR_KEYS[1:]:
+        v = d.get(key)
+        setattr(pr, key, None if v is None else str(v))
+    for key in _DICT_KEYS:
+        setattr(pr, key, {str(k): (None if v is None else str(v)) for k, v in dict(d.get(key) or {}).items()})
+    pr.values = [ParsedValue(*_row(r, len(_VALUE_KEYS))) for r in d.get("values") or []]
+    pr.findings = [Finding(*_row(r, len(_FINDING_KEYS))) for r in d.get("findings") or []]
+    for v in pr.values:
+        if v.value is not None and not isinstance(v.value, float):
+            v.value = float(v.value)
     return pr
+
+
+def _row(r: Any, n: int) -> list[Any]:
+    if not isinstance(r, list) or len(r) != n:
+        raise ValueError("malformed row from worker")
+    return r
 
 
 def _encode(obj: Any) -> bytes:
