@@ -1,0 +1,125 @@
+"""DB glue for the metrics: aggregate a period's fields, compute indicator values, score, write the tables."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+import duckdb
+
+from metrics.catalog import CatalogError, load_fields
+from metrics.indicators import IndicatorValue, compute, load_indicators
+from metrics.periods import Period, parse_period, same_period_last_year
+from metrics.scoring import CompositeRow, Scheme, ScoreRow, load_scheme, score
+from warehouse.db import run_sql, sql_text
+from warehouse.registry import peer_group
+
+Con = duckdb.DuckDBPyConnection
+
+
+def _scheme(scheme: Scheme | str) -> Scheme:
+    return scheme if isinstance(scheme, Scheme) else load_scheme(str(scheme))
+
+
+@contextmanager
+def _transaction(con: Con) -> Iterator[None]:
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def aggregate_fields(con: Con, period: Period | str,
+                     require_complete: bool = True) -> dict[str, dict[str, Decimal | None]]:
+    """Each facility's fields over the period (sum for flows, last month for stocks); None = missing."""
+    p = parse_period(period)
+    fields = load_fields()
+    rows = run_sql(con, "agg_fields", months=list(p.months), period=p.code,
+                   sum_fields=[f.code for f in fields if f.aggregation == "sum"],
+                   last_fields=[f.code for f in fields if f.aggregation == "last"],
+                   require_complete=require_complete)
+    out: dict[str, dict[str, Decimal | None]] = {}
+    for facility_id, field, _aggregation, value, *_ in rows:
+        out.setdefault(facility_id, {})[field] = value
+    return out
+
+
+def blocked_fields(con: Con, period: Period | str) -> dict[str, set[str]]:
+    """Fields with an error-severity finding on any current submission of the period, per facility."""
+    p = parse_period(period)
+    out: dict[str, set[str]] = {}
+    for facility_id, field in run_sql(con, "agg_blocked_fields", months=list(p.months)):
+        out.setdefault(facility_id, set()).add(field)
+    return out
+
+
+def facility_peer_groups(con: Con, period: Period | str) -> dict[str, str | None]:
+    """Peer group of every facility active in the period (None when tier × type is not mapped)."""
+    p = parse_period(period)
+    # the registry's own validity rule: the row valid on the period's last day wins, else the latest-starting
+    cur = con.execute(sql_text("reg_facilities_for_period"),
+                      {"month_start": p.start_date, "month_end": p.end_date + dt.timedelta(days=1)})
+    cols = [d[0] for d in cur.description]
+    out: dict[str, str | None] = {}
+    for row in cur.fetchall():
+        r = dict(zip(cols, row))
+        try:
+            out[r["facility_id"]] = peer_group(r["tier"], r["ftype"], r["peer_group_override"])
+        except CatalogError:
+            out[r["facility_id"]] = None  # scored as "未分组" with the reason, not dropped silently
+    return out
+
+
+def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
+                   require_complete: bool | None = None) -> list[IndicatorValue]:
+    """Compute the period's indicator values under the scheme's calibres and replace its indicator_values rows."""
+    p, s = parse_period(period), _scheme(scheme)
+    if require_complete is None:
+        require_complete = s.require_complete
+    base_period = same_period_last_year(p)
+    agg = aggregate_fields(con, p, require_complete)
+    # registry facilities of the scheme's peer groups without any return still get rows (status missing)
+    for fid, group in facility_peer_groups(con, p).items():
+        if group in s.groups:
+            agg.setdefault(fid, {})
+    values = compute(agg, aggregate_fields(con, base_period, require_complete), blocked_fields(con, p),
+                     load_indicators(), s.calibres, base_blocked=blocked_fields(con, base_period))
+    rows = [v.as_row(p.code) for v in values]
+    with _transaction(con):
+        run_sql(con, "ind_delete_period", period=p.code)
+        if rows:
+            con.executemany(sql_text("ind_insert_value"), rows)
+    return values
+
+
+def read_indicator_values(con: Con, period: Period | str) -> list[IndicatorValue]:
+    """The period's stored indicator values."""
+    p = parse_period(period)
+    catalog = load_indicators()
+    out = []
+    for fid, ind, num, den, value, status, detail in run_sql(con, "ind_values", period=p.code):
+        if value is not None and ind in catalog:
+            value = value.quantize(catalog[ind].quantum)  # the column keeps 4 decimals; show the published ones
+        out.append(IndicatorValue(fid, ind, None if num is None else Decimal(repr(num)),
+                                  None if den is None else Decimal(repr(den)), value, status, detail))
+    return out
+
+
+def score_period(con: Con, period: Period | str,
+                 scheme: Scheme | str) -> tuple[list[ScoreRow], list[CompositeRow]]:
+    """Score the period's stored indicator values and replace its scores and composites for the scheme."""
+    p, s = parse_period(period), _scheme(scheme)
+    score_rows, composite_rows = score(read_indicator_values(con, p), facility_peer_groups(con, p), s)
+    with _transaction(con):
+        run_sql(con, "ind_delete_scores", period=p.code, scheme_version=s.version)
+        run_sql(con, "ind_delete_composites", period=p.code, scheme_version=s.version)
+        if score_rows:
+            con.executemany(sql_text("ind_insert_score"), [r.as_row(p.code, s.version) for r in score_rows])
+        if composite_rows:
+            con.executemany(sql_text("ind_insert_composite"),
+                            [r.as_row(p.code, s.version) for r in composite_rows])
+    return score_rows, composite_rows
