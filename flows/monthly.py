@@ -1,8 +1,10 @@
 """The monthly assessment as a Prefect flow: thin tasks over the plain stage functions in pipeline.py."""
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -57,20 +59,33 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
     """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period."""
     settings = Settings.from_env()
     run = pipeline.start_run(settings, period, Path(inbox))
+
+    @contextmanager
+    def timed(stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        run.timings[stage] = run.timings.get(stage, 0.0) + round(time.perf_counter() - t0, 3)
+
     try:
-        regs, dups = ingest_task(settings, period, inbox)
+        with timed("ingest"):
+            regs, dups = ingest_task(settings, period, inbox)
         run.files, run.duplicates = len(regs), dups
         new = [r for r in regs if r.is_new]
         run.new_files = len(new)
         progress.reporter.stage("解析报表", total=len(new))
         for i in range(0, len(new), PARSE_BATCH):
-            parsed = parse_task(settings, new[i:i + PARSE_BATCH])
-            run.values_loaded += load_task(settings, parsed)
+            with timed("parse"):
+                parsed = parse_task(settings, new[i:i + PARSE_BATCH])
+            with timed("load"):
+                run.values_loaded += load_task(settings, parsed)
         progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
-        _, run.superseded = validate_task(settings, period, pipeline.registered_ids(regs))
-        computed = compute_task(settings, period, scheme)
-        report_task(settings, run, scheme, computed["prev_period"])
-        _artifacts(settings, run, scheme)
+        with timed("validate"):
+            _, run.superseded = validate_task(settings, period, pipeline.registered_ids(regs))
+        with timed("compute"):
+            computed = compute_task(settings, period, scheme)
+        with timed("report"):
+            report_task(settings, run, scheme, computed["prev_period"])
+            _artifacts(settings, run, scheme)
         pipeline.finish_run(settings, run)
     except BaseException:
         pipeline.finish_run(settings, run, status="failed")

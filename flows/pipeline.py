@@ -31,6 +31,7 @@ class RunSummary:
     findings_by_severity: dict[str, int] = field(default_factory=dict)
     not_scored: list[tuple[str, str]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for bench/
 
 
 def start_run(settings: Settings, period: str, inbox: Path) -> RunSummary:

@@ -480,8 +480,9 @@ def _footer(f: _Facility, row: dict, received: dt.datetime) -> dict[str, str]:
             "report_date": f"{received.year}年{received.month:02d}月{received.day:02d}日"}
 
 
-def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10", seed: int = 42) -> DemoRegion:
-    """Write registry.xlsx, baseline.xlsx and inbox/ (13 months of returns + manifest.csv) under out_dir."""
+def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10", seed: int = 42,
+                    months: int = 13) -> DemoRegion:
+    """Write registry.xlsx, baseline.xlsx and inbox/ (`months` months of returns + manifest.csv) under out_dir."""
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
     if facilities < 3:
@@ -497,7 +498,8 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
     manifest_path.write_text("file,received_at\n", encoding="utf-8")  # marks the folder as ours from the start
     rng = random.Random(seed)
     facs, memberships = _build_registry(rng, facilities, period)
-    months = [_add_months(period, k) for k in range(-12, 1)]
+    n_months = months
+    months = [_add_months(period, k) for k in range(-(n_months - 1), 1)]
     base_months = [_add_months(months[0], k) for k in range(-12, 0)]
     for f in facs:
         f.params = _facility_params(seed, f)
