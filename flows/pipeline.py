@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,9 @@ def ingest(settings: Settings, period: str, inbox: Path) -> tuple[list[load.Regi
     items = load.discover(inbox)
     con = connect(settings.warehouse_path)
     try:
-        regs, dup_findings = load.archive_and_register(con, settings.archive_dir, items, period)
+        # a quarter/year run states no single month: files are then judged by their own folder only
+        filed_for = period if re.fullmatch(r"\d{4}-\d{2}", period) else None
+        regs, dup_findings = load.archive_and_register(con, settings.archive_dir, items, filed_for)
         load.insert_findings(con, dup_findings)
     finally:
         con.close()

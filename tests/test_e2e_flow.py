@@ -162,3 +162,40 @@ def test_rerun_is_idempotent_and_an_edit_supersedes_once(first_run):
     edited.unlink()
     assert after == before + 1
     assert old == ("superseded", new[0]) and new[1] == "accepted"
+
+
+def test_quarter_run_uses_ratios_of_sums(first_run):
+    """--period 2026-Q3: 药占比 is (Σ drug − Σ herbal) / Σ medical revenue over the quarter, not a mean of months."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from flows.monthly import monthly_assessment
+    from warehouse.db import connect
+
+    settings, region, _, _ = first_run
+    result = monthly_assessment(period="2026-Q3", inbox=str(region.inbox_dir))
+    assert Path(result["outputs"]["ranked"]).name == "排名报告_2026-Q3.xlsx"
+    assert result["scored"] > 0
+    con = connect(settings.warehouse_path)
+    try:
+        rows = con.execute(
+            "SELECT s.facility_id, s.period, v.field, v.value FROM submissions s JOIN return_values v "
+            "USING (submission_id) WHERE s.status = 'accepted' AND s.period IN ('2026-07', '2026-08', '2026-09') "
+            "AND v.field IN ('drug_revenue', 'herbal_revenue', 'med_revenue')").fetchall()
+        stored = dict(con.execute("SELECT facility_id, value FROM indicator_values WHERE period = '2026-Q3' "
+                                  "AND indicator = 'YP01' AND status = 'ok'").fetchall())
+    finally:
+        con.close()
+    months: dict[str, dict[str, dict[str, float]]] = {}
+    for fid, month, fld, value in rows:
+        months.setdefault(fid, {}).setdefault(month, {})[fld] = value
+    checked = 0
+    for fid, by_month in months.items():
+        if len(by_month) != 3 or fid not in stored:
+            continue
+        tot = {k: sum(Decimal(repr(m.get(k) or 0)) for m in by_month.values())
+               for k in ("drug_revenue", "herbal_revenue", "med_revenue")}
+        want = ((tot["drug_revenue"] - tot["herbal_revenue"]) * 100 / tot["med_revenue"]).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert Decimal(stored[fid]).quantize(Decimal("0.01")) == want, fid
+        checked += 1
+    assert checked >= 5

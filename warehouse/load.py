@@ -105,8 +105,12 @@ def submission_id_for(sha256: str, rel_name: str) -> str:
 
 
 def archive_and_register(con: duckdb.DuckDBPyConnection, archive_dir: Path, items: Iterable[InboxItem],
-                         run_period: str) -> tuple[list[Registered], list[Finding]]:
-    """Archive each file's bytes before parsing and register a submission row (status received)."""
+                         run_period: str | None) -> tuple[list[Registered], list[Finding]]:
+    """Archive each file's bytes before parsing and register a submission row (status received).
+
+    `run_period` is the month the run was started for (None for a quarter or year run): with the inbox
+    subfolder's period it states which month each file was filed for.
+    """
     out: list[Registered] = []
     findings: list[Finding] = []
     known = {r[0]: r[1] for r in con.execute("SELECT submission_id, parsed FROM submissions").fetchall()}

@@ -4,7 +4,7 @@
 -- that agrees: a mislabelled October file must not silently replace that hospital's real September return.
 WITH candidates AS (
     SELECT submission_id, facility_id, period, template_id, received_at,
-           (period = inbox_period) AS filed_for_period
+           coalesce(period = inbox_period, TRUE) AS filed_for_period
     FROM submissions
     WHERE status IN ('received', 'accepted', 'superseded')
       AND facility_id IS NOT NULL AND period IS NOT NULL AND template_id IS NOT NULL
