@@ -30,6 +30,7 @@ from templates_xlsx.safety import precheck
 
 MB = 2 ** 20
 STARTUP_TIMEOUT_S = 60.0
+PIPELINE_DEPTH = 2  # requests queued per worker, so it never waits for the parent between files
 HEAVY_MODULES = ("pandas", "great_expectations", "prefect", "openpyxl", "duckdb", "numpy")
 _HDR = struct.Struct(">I")
 _MAX_MSG = 64 * MB
@@ -147,8 +148,8 @@ class _Worker:
         self.ready = False
         self.heavy: list[str] = []
         self.started = time.monotonic()
-        self.task: int | None = None
-        self.deadline = 0.0
+        self.tasks: deque[int] = deque()  # in flight, in the order the worker will answer them
+        self.deadline = 0.0  # for the head task (the one the worker is parsing now)
 
     def fileno(self) -> int:
         """The fd the selector watches."""
@@ -163,9 +164,15 @@ class _Worker:
                 msg = msg[n or 0:]
         except (BrokenPipeError, OSError, ValueError):
             return False
-        self.task = idx
-        self.deadline = time.monotonic() + timeout_s
+        self.tasks.append(idx)
+        if len(self.tasks) == 1:
+            self.deadline = time.monotonic() + timeout_s
         return True
+
+    @property
+    def task(self) -> int | None:
+        """The file the worker is parsing now, or None when idle."""
+        return self.tasks[0] if self.tasks else None
 
     def pump(self) -> tuple[list[dict[str, Any]], bool]:
         """Read what is available; returns (complete messages, eof)."""
@@ -288,7 +295,7 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
          timeout_s: float, memory_mb: int, tick: Callable[[int], None]) -> None:
     """The dispatch loop over the (persistent) pool."""
     # keep idle, healthy workers with the same memory cap (a run interrupted mid-file leaves a busy worker)
-    pool = [w for w in _POOL if w.memory_mb == memory_mb and w.proc.poll() is None and w.task is None
+    pool = [w for w in _POOL if w.memory_mb == memory_mb and w.proc.poll() is None and not w.tasks
             and not w.buf]
     for w in _POOL:
         if w not in pool:
@@ -317,6 +324,8 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
         return None
 
     def replace(w: _Worker) -> None:
+        todo.extendleft(reversed(w.tasks))  # queued behind the head, never started: run them elsewhere
+        w.tasks.clear()
         sel.unregister(w.fileno())
         w.dispose()
         nw = _Worker(memory_mb)
@@ -326,20 +335,25 @@ def _run(items: list[tuple[Path, str]], todo: deque[int], results: list[ParsedRe
 
     def finish(w: _Worker, pr: ParsedReturn) -> None:
         nonlocal pending
-        if w.task is not None and results[w.task] is None:
-            results[w.task] = pr
-            pending -= 1
-            tick(1)
-        w.task = None
+        if w.tasks:
+            i = w.tasks.popleft()
+            if results[i] is None:
+                results[i] = pr
+                pending -= 1
+                tick(1)
+            w.deadline = time.monotonic() + timeout_s
 
     try:
         while pending:
             for w in list(active):
-                if w.ready and w.task is None and todo:
+                while w.ready and len(w.tasks) < PIPELINE_DEPTH and todo:
                     i = next_task()
-                    if i is not None and not w.send(i, Path(items[i][0]), items[i][1], timeout_s):
+                    if i is None:
+                        break
+                    if not w.send(i, Path(items[i][0]), items[i][1], timeout_s):
                         todo.appendleft(i)
                         replace(w)
+                        break
             if not pending:
                 break
             now = time.monotonic()
