@@ -1,9 +1,6 @@
 """Build the official-looking, protected input templates (one .xlsx per layout version)."""
 from __future__ import annotations
 
-import io
-import re
-import zipfile
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -14,7 +11,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from metrics.catalog import FieldDef, fields_by_code
-from templates_xlsx.determinism import FIXED_TIME, normalize_zip, save_deterministic
+from templates_xlsx.determinism import save_deterministic
 from templates_xlsx.layout import Layout, LayoutVersion, load_layouts, split_cell
 from templates_xlsx.read import META_ID_LABEL, META_VERSION_LABEL, PROP_TEMPLATE_ID, PROP_TEMPLATE_VERSION
 
@@ -256,23 +253,6 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
     return wb
 
 
-_MODIFIED_RE = re.compile(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>")
-
-
-def save_template(wb: Workbook, path: Path) -> bytes:
-    """save_deterministic, then pin dcterms:modified (openpyxl stamps the current time on every save)."""
-    data = save_deterministic(wb, path)
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        core = z.read("docProps/core.xml")
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    fixed = _MODIFIED_RE.sub(lambda m: b"<dcterms:modified" + m.group(1) + b">" + stamp + b"</dcterms:modified>",
-                             core)
-    if fixed != core:
-        data = normalize_zip(data, replace={"docProps/core.xml": fixed})
-        Path(path).write_bytes(data)
-    return data
-
-
 def build_templates(out_dir: Path = TEMPLATES_DIR, authority_zh: str | None = None) -> list[Path]:
     """Write one template file per layout version into out_dir; returns the paths (byte-identical per build)."""
     out_dir = Path(out_dir)
@@ -280,7 +260,7 @@ def build_templates(out_dir: Path = TEMPLATES_DIR, authority_zh: str | None = No
     for layout in load_layouts().values():
         for lv in layout.versions:
             path = out_dir / layout.template_filename(lv.version)
-            save_template(build_workbook(layout, lv, authority_zh), path)
+            save_deterministic(build_workbook(layout, lv, authority_zh), path)
             paths.append(path)
     return paths
 
@@ -295,7 +275,7 @@ def template_path(template_id: str | None = None, version: str | None = None,
         raise KeyError(f"{layout.template_id} has no version {version!r}")
     path = Path(out_dir) / layout.template_filename(lv.version)
     if not path.exists():
-        save_template(build_workbook(layout, lv), path)
+        save_deterministic(build_workbook(layout, lv), path)
     return path
 
 

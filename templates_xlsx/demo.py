@@ -23,7 +23,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from metrics.catalog import load_fields
-from templates_xlsx.build import save_template, template_path
+from templates_xlsx.build import template_path
+from templates_xlsx.determinism import save_deterministic
 from templates_xlsx.fill import fill_bytes
 from templates_xlsx.layout import Layout, LayoutVersion, load_layouts
 
@@ -295,7 +296,7 @@ def _write_registry(facilities: list[_Facility], memberships: list[dict], path: 
             for c in row:
                 if isinstance(c.value, dt.date):
                     c.number_format = "yyyy-mm-dd"
-    save_template(wb, path)
+    save_deterministic(wb, path)
 
 
 def _style_sheet(ws: Any, widths: tuple[int, ...]) -> None:
@@ -605,7 +606,7 @@ def _write_baseline(seed: int, facs: list[_Facility], months: list[str], tiers: 
             v = month_values(seed, f, month, origin)
             ws.append([f.facility_id, month] + [v.get(fd.code) for fd in fields])
     _style_sheet(ws, (10, 10) + tuple(14 for _ in fields))
-    save_template(wb, path)
+    save_deterministic(wb, path)
 
 
 def main() -> None:

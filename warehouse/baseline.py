@@ -163,7 +163,7 @@ def write_baseline_template(path: Path) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from templates_xlsx.build import save_template  # save_deterministic + pinned dcterms:modified
+    from templates_xlsx.determinism import save_deterministic
 
     fields = load_fields()
     wb = Workbook()
@@ -198,5 +198,5 @@ def write_baseline_template(path: Path) -> Path:
     notes.column_dimensions["A"].width = 36
     notes.column_dimensions["B"].width = 24
     path = Path(path)
-    save_template(wb, path)
+    save_deterministic(wb, path)
     return path
