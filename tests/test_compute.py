@@ -131,9 +131,8 @@ def test_error_finding_blocks_the_indicators_using_the_field(con: duckdb.DuckDBP
 def test_failed_write_keeps_previous_rows(con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
     compute_period(con, "2026-Q3", "2026")
     before = _table(con, "indicator_values")
-    real = wc.sql_text
-    monkeypatch.setattr(wc, "sql_text", lambda name: "INSERT INTO no_such_table VALUES ($period)"
-                        if name == "ind_insert_value" else real(name))
+    # the insert fails after the period's rows were deleted: the transaction must bring them back
+    monkeypatch.setattr(wc, "insert_rows", lambda con, table, rows: con.execute("INSERT INTO no_such_table VALUES (1)"))
     with pytest.raises(duckdb.Error):
         compute_period(con, "2026-Q3", "2026")
     assert _table(con, "indicator_values") == before

@@ -12,7 +12,7 @@ from metrics.catalog import CatalogError, load_fields
 from metrics.indicators import IndicatorValue, compute, load_indicators
 from metrics.periods import Period, parse_period, same_period_last_year
 from metrics.scoring import CompositeRow, Scheme, ScoreRow, load_scheme, score
-from warehouse.db import run_sql, sql_text
+from warehouse.db import insert_rows, run_sql, sql_text
 from warehouse.registry import peer_group
 
 Con = duckdb.DuckDBPyConnection
@@ -92,7 +92,7 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     with _transaction(con):
         run_sql(con, "ind_delete_period", period=p.code)
         if rows:
-            con.executemany(sql_text("ind_insert_value"), rows)
+            insert_rows(con, "indicator_values", rows)
     return values
 
 
@@ -118,8 +118,7 @@ def score_period(con: Con, period: Period | str,
         run_sql(con, "ind_delete_scores", period=p.code, scheme_version=s.version)
         run_sql(con, "ind_delete_composites", period=p.code, scheme_version=s.version)
         if score_rows:
-            con.executemany(sql_text("ind_insert_score"), [r.as_row(p.code, s.version) for r in score_rows])
+            insert_rows(con, "scores", [r.as_row(p.code, s.version) for r in score_rows])
         if composite_rows:
-            con.executemany(sql_text("ind_insert_composite"),
-                            [r.as_row(p.code, s.version) for r in composite_rows])
+            insert_rows(con, "composites", [r.as_row(p.code, s.version) for r in composite_rows])
     return score_rows, composite_rows

@@ -53,3 +53,26 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tu
 def query_df(con: duckdb.DuckDBPyConnection, name: str, **params: Any):
     """Execute a named .sql file and return a pandas DataFrame."""
     return con.execute(sql_text(name), params or None).df()
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> int:
+    """Bulk-insert dict rows through one DataFrame scan (executemany runs ~1k rows/s on DuckDB 2.0).
+
+    Decimals travel as text and are cast by the target column, so no precision is lost on the way.
+    """
+    import pandas as pd
+    from decimal import Decimal
+
+    if not rows:
+        return 0
+    cols = list(rows[0])
+    frame = pd.DataFrame([[str(r[c]) if isinstance(r[c], Decimal) else r[c] for c in cols] for r in rows],
+                         columns=cols, dtype=object)
+    name = f"_bulk_{table}"
+    con.register(name, frame)
+    try:
+        col_list = ", ".join(cols)
+        con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {name}")  # names are ours, not data
+    finally:
+        con.unregister(name)
+    return len(rows)
