@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import duckdb
 
 from expectations.findings import Finding, make
-from warehouse.db import run_sql
+from warehouse.db import insert_rows, run_sql
 
 MANIFEST = "manifest.csv"
 _PERIOD_DIR = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -116,29 +116,34 @@ def archive_and_register(con: duckdb.DuckDBPyConnection, archive_dir: Path, item
     known = {r[0]: r[1] for r in con.execute("SELECT submission_id, parsed FROM submissions").fetchall()}
     by_sha = {r[0]: r[1] for r in con.execute(
         "SELECT sha256, min(submission_id) FROM submissions GROUP BY sha256").fetchall()}
+    blobs = {r[0] for r in con.execute("SELECT sha256 FROM archive_blobs").fetchall()}
+    new_blobs: list[dict[str, Any]] = []
+    new_subs: list[dict[str, Any]] = []
+    for it in items:
+        sha, size, rel = archive_file(archive_dir, it.path)  # bytes are safe on disk before anything parses them
+        if sha not in blobs:
+            blobs.add(sha)
+            new_blobs.append({"sha256": sha, "size_bytes": size, "stored_path": rel.as_posix()})
+        sid = submission_id_for(sha, it.rel_name)
+        dup = by_sha.get(sha)
+        if sid not in known and dup is not None and dup != sid:
+            # identical bytes already registered under another name: recognised, not loaded twice
+            findings.append(make("duplicate-file", file=it.rel_name, detail=dup, submission_id=dup,
+                                 period=run_period))
+            out.append(Registered(it, dup, sha, archive_dir / rel, False, dup))
+            continue
+        if sid not in known:
+            new_subs.append({"submission_id": sid, "sha256": sha, "original_name": it.rel_name,
+                             "inbox_period": it.folder_period or run_period, "received_at": it.received_at,
+                             "received_source": it.received_source, "status": "received",
+                             "folder_period": it.folder_period})
+            known[sid] = False
+            by_sha.setdefault(sha, sid)
+        out.append(Registered(it, sid, sha, archive_dir / rel, not known[sid], None))
     con.execute("BEGIN")
     try:
-        for it in items:
-            sha, size, rel = archive_file(archive_dir, it.path)
-            con.execute("INSERT INTO archive_blobs VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        [sha, size, rel.as_posix()])
-            sid = submission_id_for(sha, it.rel_name)
-            dup = by_sha.get(sha)
-            if sid not in known and dup is not None and dup != sid:
-                # identical bytes already registered under another name: recognised, not loaded twice
-                findings.append(make("duplicate-file", file=it.rel_name, detail=dup, submission_id=dup,
-                                     period=run_period))
-                out.append(Registered(it, dup, sha, archive_dir / rel, False, dup))
-                continue
-            if sid not in known:
-                con.execute(
-                    "INSERT INTO submissions (submission_id, sha256, original_name, inbox_period, received_at,"
-                    " received_source, status, folder_period) VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
-                    [sid, sha, it.rel_name, it.folder_period or run_period, it.received_at,
-                     it.received_source, it.folder_period])
-                known[sid] = False
-                by_sha.setdefault(sha, sid)
-            out.append(Registered(it, sid, sha, archive_dir / rel, not known[sid], None))
+        insert_rows(con, "archive_blobs", new_blobs)
+        insert_rows(con, "submissions", new_subs)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
