@@ -112,8 +112,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     build_templates()
     t0 = time.perf_counter()
-    # about 45 % of a large demo registry are hospitals that file this return: size it to give ~N returns
-    region = generate_region(work / "region", facilities=max(3, round(args.facilities * 2.24)), period=PERIOD,
+    # two-thirds of the demo registry are hospitals that file this return: size it to give ~N returns
+    region = generate_region(work / "region", facilities=max(3, round(args.facilities * 1.5)), period=PERIOD,
                              seed=1, months=1)
     gen_s = time.perf_counter() - t0
     inbox = region.inbox_dir

@@ -90,6 +90,8 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
     except BaseException:
         pipeline.finish_run(settings, run, status="failed")
         raise
+    finally:
+        pipeline.close_warehouse(settings)
     return run.__dict__
 
 

@@ -13,7 +13,25 @@ from flows.settings import Settings
 from warehouse import load
 from warehouse.db import connect
 
-APPLICABLE_TIERS = ("三级", "二级")  # tiers that file the operations return (layout applies_to)
+
+
+_OPEN: dict[str, Any] = {}
+
+
+def _cursor(settings: Settings):
+    """A cursor on the run's one warehouse connection: stages share it, so the file is opened, migrated and
+    checkpointed once per run rather than once per stage."""
+    key = str(settings.warehouse_path)
+    if key not in _OPEN:
+        _OPEN[key] = connect(settings.warehouse_path)
+    return _OPEN[key].cursor()
+
+
+def close_warehouse(settings: Settings) -> None:
+    """Close the shared connection (checkpointing the file) so other processes may open it."""
+    con = _OPEN.pop(str(settings.warehouse_path), None)
+    if con is not None:
+        con.close()
 
 
 @dataclass
@@ -38,7 +56,7 @@ class RunSummary:
 def start_run(settings: Settings, period: str, inbox: Path) -> RunSummary:
     """Record a run row (the only table a rerun appends to)."""
     run = RunSummary(run_id=uuid.uuid4().hex[:12], period=period, inbox=str(inbox))
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running', NULL)",
                     [run.run_id, period, str(inbox), dt.datetime.now()])
@@ -50,7 +68,7 @@ def start_run(settings: Settings, period: str, inbox: Path) -> RunSummary:
 def ingest(settings: Settings, period: str, inbox: Path) -> tuple[list[load.Registered], int]:
     """Discover the inbox, archive raw bytes and register submissions; returns registrations, duplicates."""
     items = load.discover(inbox)
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         # a quarter/year run states no single month: files are then judged by their own folder only
         filed_for = period if re.fullmatch(r"\d{4}-\d{2}", period) else None
@@ -75,7 +93,7 @@ def parse(settings: Settings, regs: list[load.Registered],
 
 def load_parsed(settings: Settings, batch: list[tuple[load.Registered, Any]]) -> int:
     """Load a batch of parsed returns into the warehouse."""
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         return load.load_batch(con, batch)
     finally:
@@ -91,7 +109,7 @@ def validate(settings: Settings, period: str, submission_ids: list[str]) -> tupl
     """One GX validation over the run's whole batch, then supersession; returns (findings, superseded)."""
     from expectations.validate import validate as gx_validate
 
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         docs = settings.out_dir / period / "data_docs"
         res = gx_validate(con, settings.gx_dir, docs, period=None, submission_ids=submission_ids)
@@ -110,7 +128,7 @@ def compute_and_score(settings: Settings, period: str, scheme_version: str) -> d
     scheme = load_scheme(scheme_version)
     p = parse_period(period)
     prev = previous_period(p)
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         out = {}
         for q in (prev, p):
@@ -120,6 +138,18 @@ def compute_and_score(settings: Settings, period: str, scheme_version: str) -> d
     finally:
         con.close()
     return {"indicators": out, "prev_period": prev.code}
+
+
+def _files_a_return(facility: dict[str, Any]) -> bool:
+    """Whether a facility is expected to file one of the templates (each layout's applies_to tiers/types)."""
+    from templates_xlsx.layout import load_layouts
+
+    for layout in load_layouts().values():
+        tiers = layout.applies_to.get("tiers")
+        types = layout.applies_to.get("types")
+        if (not tiers or facility["tier"] in tiers) and (not types or facility["ftype"] in types):
+            return True
+    return False
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -143,9 +173,9 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     p = parse_period(period)
     scheme = load_scheme(scheme_version)
     out_dir = settings.out_dir / period
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
-        facs = [f for f in facilities_for_period(con, p.months[-1]) if f["tier"] in APPLICABLE_TIERS]
+        facs = [f for f in facilities_for_period(con, p.months[-1]) if _files_a_return(f)]
         expected = pd.DataFrame([{k: f[k] for k in ("facility_id", "name", "peer_group")} for f in facs],
                                 columns=["facility_id", "name", "peer_group"])
         con.register("_expected", expected)
@@ -185,7 +215,9 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                                     "not_scored": not_scored},
                           notes=scheme_notes(scheme))
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
-        audit = write_audit_workbook(con, period, out_dir / f"审核报告_{period}.xlsx")
+        # the auditor's workbook is per month: a quarter or year run writes one for each of its months
+        audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx")
+                  for m in ([period] if p.kind == "month" else p.months)]
         sev = dict(con.execute(
             "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "
             "(SELECT submission_id FROM submissions WHERE period = ?) GROUP BY severity",
@@ -193,14 +225,14 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         run.findings_by_severity = {k: int(sev.get(k, 0)) for k in ("error", "warning", "info")}
     finally:
         con.close()
-    run.outputs = {"ranked": str(ranked), "audit": str(audit),
+    run.outputs = {"ranked": str(ranked), "audit": "，".join(str(a) for a in audits),
                    "data_docs": str(out_dir / "data_docs" / "index.html")}
     return run.outputs
 
 
 def finish_run(settings: Settings, run: RunSummary, status: str = "completed") -> None:
     """Close the run row with its counts."""
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         counts = {k: v for k, v in run.__dict__.items() if k not in ("run_id", "period", "inbox")}
         con.execute("UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
@@ -211,7 +243,7 @@ def finish_run(settings: Settings, run: RunSummary, status: str = "completed") -
 
 def top_by_group(settings: Settings, period: str, scheme_version: str, n: int = 10) -> list[dict[str, Any]]:
     """Top n per peer group for the flow's table artifact."""
-    con = connect(settings.warehouse_path)
+    con = _cursor(settings)
     try:
         rows = _rows(con.execute(
             "SELECT c.peer_group AS 同组, c.rank AS 排名, c.facility_id AS 机构编码, "

@@ -46,9 +46,10 @@ class Settings:
 def configure_runtime_env(settings: Settings) -> None:
     """Set Prefect/GX env before either is imported: offline, quiet, state inside JIXIAO_HOME."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    # Prefect's state always lives inside JIXIAO_HOME, and nothing phones home
+    os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     defaults = {
-        "PREFECT_HOME": str(settings.prefect_home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",

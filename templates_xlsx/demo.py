@@ -155,7 +155,7 @@ def _tertiary_candidates() -> list[tuple[str, str, str | None, str]]:
         (f"{CITY}儿童医院", "专科", "儿科", "城东区"),
         (f"{CITY}第三人民医院", "综合", None, "江北区"),
     ]
-    extra = [(f"{CITY}{d}第{k}医院", "综合", None, d) for k in range(1, 100) for d, _ in DISTRICTS]
+    extra = [(f"{CITY}{d}第{k}医院", "综合", None, d) for k in range(1, 2000) for d, _ in DISTRICTS]
     return fixed + extra
 
 
@@ -172,7 +172,7 @@ def _secondary_candidates() -> list[tuple[str, str, str | None, str]]:
     out += [(f"{CITY}口腔医院", "专科", "口腔", "城东区"), (f"{CITY}眼科医院", "专科", "眼科", "城西区")]
     out += [(f"{CITY}第{n}人民医院", "综合", None, DISTRICTS[i % 3][0]) for i, n in enumerate("四五六七")]
     out += [(f"{c}第三人民医院", "综合", None, c) for c, _ in COUNTIES]
-    out += [(f"{c}第{k}人民医院", "综合", None, c) for k in range(4, 100) for c, _ in COUNTIES]
+    out += [(f"{c}第{k}人民医院", "综合", None, c) for k in range(4, 2000) for c, _ in COUNTIES]
     return out
 
 

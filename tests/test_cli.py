@@ -34,10 +34,25 @@ def test_bad_period_is_a_usage_error(tmp_path):
         2, "统计期格式错误：2026-13（应为 YYYY-MM、YYYY-Qn 或 YYYY）", "")
 
 
+def _tables(home: Path) -> dict[str, list[tuple]]:
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'main'").fetchall()]
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names if t != "runs"}
+    finally:
+        con.close()
+
+
 def test_demo_run_completes_with_empty_stderr(tmp_path):
-    """Fresh state dir (Prefect migrates its DB): the summary is printed, reports exist, stderr stays empty."""
-    out = subprocess.run(JIXIAO + ["demo", "--facilities", "16", "--out", str(tmp_path / "region")],
-                         capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=600)
+    """Fresh state dir (Prefect migrates its DB): the summary is printed, reports exist, stderr stays empty.
+
+    Then `jixiao demo` again: every table but `runs` is identical.
+    """
+    cmd = JIXIAO + ["demo", "--facilities", "16", "--out", str(tmp_path / "region")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stderr == ""
     lines = out.stdout.splitlines()
@@ -50,3 +65,7 @@ def test_demo_run_completes_with_empty_stderr(tmp_path):
     assert (tmp_path / "out" / "2026-10" / "审核报告_2026-10.xlsx").is_file()
     assert (tmp_path / "out" / "2026-10" / "data_docs" / "index.html").is_file()
     assert (tmp_path / "var" / "prefect").is_dir(), "Prefect state stays inside JIXIAO_HOME"
+    first = _tables(tmp_path / "var")
+    again = subprocess.run(cmd, capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=600)
+    assert (again.returncode, again.stderr) == (0, "")
+    assert _tables(tmp_path / "var") == first
