@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from flows import pipeline, progress
 from flows.settings import Settings
@@ -74,13 +75,14 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
         run.new_files = len(new)
         progress.reporter.stage("解析报表", total=len(new))
         for i in range(0, len(new), PARSE_BATCH):
+            # quote(): hand the batches over as they are; Prefect would otherwise walk every parsed value
             with timed("parse"):
-                parsed = parse_task(settings, new[i:i + PARSE_BATCH])
+                parsed = parse_task(settings, quote(new[i:i + PARSE_BATCH]))
             with timed("load"):
-                run.values_loaded += load_task(settings, parsed)
+                run.values_loaded += load_task(settings, quote(parsed))
         progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
         with timed("validate"):
-            _, run.superseded = validate_task(settings, period, pipeline.registered_ids(regs))
+            _, run.superseded = validate_task(settings, period, quote(pipeline.registered_ids(regs)))
         with timed("compute"):
             computed = compute_task(settings, period, scheme)
         with timed("report"):
