@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from templates_xlsx.determinism import normalize_zip
 
 PERIOD = "2026-10"
 SKIP_TABLES = {"runs"}
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "foreign-xlsx"
+# fixture → name it arrives under (a misleading extension and a traversal-looking name included)
+FOREIGN = {"poi__poc-xmlbomb.xlsx": "炸弹.xlsx", "poi__SimpleStrict.xlsx": "..%2F..%2Fetc%2Fpasswd.xlsx",
+           "calamine__too_small.xls": "空白.xlsx", "xlrd__ragged.xls": "旧格式.xls"}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +41,9 @@ def env(tmp_path_factory, prefect_harness):
     settings = Settings.from_env()
     build_templates()
     region = generate_region(root / "region", facilities=24, period=PERIOD, seed=7)
+    # hostile and foreign files arrive with the month's returns; the run must go on around them
+    for name, dest in FOREIGN.items():
+        shutil.copyfile(FIXTURES / name, region.inbox_dir / PERIOD / dest)
     con = connect(settings.warehouse_path)
     import_registry(con, region.registry_path)
     import_baseline(con, region.baseline_path)
@@ -199,3 +207,34 @@ def test_quarter_run_uses_ratios_of_sums(first_run):
         assert Decimal(stored[fid]).quantize(Decimal("0.01")) == want, fid
         checked += 1
     assert checked >= 5
+
+
+def test_foreign_files_are_rejected_and_the_run_goes_on(first_run):
+    from warehouse.db import connect
+
+    settings, region, result, _ = first_run
+    assert result["scored"] > 0
+    con = connect(settings.warehouse_path)
+    try:
+        got = {}
+        for dest in FOREIGN.values():
+            status, codes = con.execute(
+                "SELECT s.status, list(DISTINCT f.code ORDER BY f.code) FROM submissions s "
+                "LEFT JOIN findings f USING (submission_id) WHERE s.original_name = ? GROUP BY s.status",
+                [f"{PERIOD}/{dest}"]).fetchone()
+            got[dest] = (status, codes)
+    finally:
+        con.close()
+    assert got == {"炸弹.xlsx": ("rejected", ["unsafe-xml"]),
+                   "..%2F..%2Fetc%2Fpasswd.xlsx": ("rejected", ["unknown-template"]),
+                   "空白.xlsx": ("rejected", ["unknown-format"]),
+                   "旧格式.xls": ("rejected", ["unknown-template"])}
+    # the archive holds every received file under its content hash (+ sniffed suffix), never its submitted name
+    for p in settings.archive_dir.rglob("*"):
+        assert p.is_dir() or p.stem == hashlib_name(p.read_bytes()), p
+
+
+def hashlib_name(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

@@ -19,7 +19,8 @@ from warehouse.db import insert_rows, run_sql
 
 MANIFEST = "manifest.csv"
 _PERIOD_DIR = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_SKIP = re.compile(r"^(~\$|\.)")
+# editor lock files and OS droppings are not submissions; every other file in the inbox is registered
+_SKIP = re.compile(r"^(~\$|\.~lock\.|\._)|^(\.DS_Store|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,25 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), n
 
 
+def archive_suffix(head: bytes) -> str:
+    """File suffix from the leading bytes (never from the submitted name): .xlsx, .ods, .xls or .bin."""
+    if head.startswith(b"PK\x03\x04"):
+        return ".ods" if head[30:38] == b"mimetype" else ".xlsx"  # ODF stores `mimetype` first, uncompressed
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return ".xls"
+    return ".bin"
+
+
 def archive_file(archive_dir: Path, path: Path) -> tuple[str, int, Path]:
-    """Copy a file into the content-addressed archive (once per content); return sha256, size, stored path."""
+    """Copy a file into the content-addressed archive (once per content); return sha256, size, stored path.
+
+    The stored name is the sha256 plus a suffix sniffed from the content, so readers that go by the
+    extension (calamine does) see the real format, and nothing of the submitted name reaches the disk.
+    """
     sha, size = _hash_file(path)
-    rel = Path(sha[:2]) / sha[2:4] / sha
+    with path.open("rb") as fh:
+        suffix = archive_suffix(fh.read(64))
+    rel = Path(sha[:2]) / sha[2:4] / (sha + suffix)
     dest = archive_dir / rel
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
