@@ -140,18 +140,6 @@ def compute_and_score(settings: Settings, period: str, scheme_version: str) -> d
     return {"indicators": out, "prev_period": prev.code}
 
 
-def _files_a_return(facility: dict[str, Any]) -> bool:
-    """Whether a facility is expected to file one of the templates (each layout's applies_to tiers/types)."""
-    from templates_xlsx.layout import load_layouts
-
-    for layout in load_layouts().values():
-        tiers = layout.applies_to.get("tiers")
-        types = layout.applies_to.get("types")
-        if (not tiers or facility["tier"] in tiers) and (not types or facility["ftype"] in types):
-            return True
-    return False
-
-
 def _rows(cur) -> list[dict[str, Any]]:
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -165,6 +153,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     from metrics.periods import parse_period
     from metrics.scoring import load_scheme
     from templates_xlsx.audit_report import write_audit_workbook
+    from templates_xlsx.layout import files_a_return
     from templates_xlsx.report import IndicatorMeta, ReportData, write_ranked_workbook
     from warehouse.db import sql_text
     from warehouse.registry import facilities_for_period
@@ -175,7 +164,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     out_dir = settings.out_dir / period
     con = _cursor(settings)
     try:
-        facs = [f for f in facilities_for_period(con, p.months[-1]) if _files_a_return(f)]
+        facs = [f for f in facilities_for_period(con, p.months[-1]) if files_a_return(f)]
         expected = pd.DataFrame([{k: f[k] for k in ("facility_id", "name", "peer_group")} for f in facs],
                                 columns=["facility_id", "name", "peer_group"])
         con.register("_expected", expected)

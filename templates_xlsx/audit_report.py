@@ -91,6 +91,7 @@ def _sheet(wb: Workbook, title: str, columns: list[tuple[str, int]], rows: list[
 
 
 def _status_rows(con: duckdb.DuckDBPyConnection, period: str) -> tuple[list[list[Any]], Counter]:
+    from templates_xlsx.layout import files_a_return
     from warehouse.registry import facilities_for_period
 
     subs = _rows(con, "val_audit_submissions", period=period)
@@ -100,7 +101,8 @@ def _status_rows(con: duckdb.DuckDBPyConnection, period: str) -> tuple[list[list
             by_fac.setdefault(s["facility_id"], []).append(s)
     counts: Counter = Counter()
     out = []
-    for fac in facilities_for_period(con, period):
+    # expected = registry facilities active in the month that a template applies to (基层 file other returns)
+    for fac in (f for f in facilities_for_period(con, period) if files_a_return(f)):
         mine = by_fac.get(fac["facility_id"], [])  # newest first
         good = [s for s in mine if s["status"] in ("received", "accepted", "held")]
         pick = good[0] if good else (mine[0] if mine else None)

@@ -255,3 +255,13 @@ def _load_layouts(layout_dir: Path) -> dict[str, Layout]:
     if not out:
         raise CatalogError(f"{layout_dir}: no layout files")
     return out
+
+
+def files_a_return(facility: dict, layouts: dict[str, "Layout"] | None = None) -> bool:
+    """Whether a registry facility (tier, ftype) is expected to file any template (each layout's applies_to)."""
+    for layout in (layouts or load_layouts()).values():
+        tiers = layout.applies_to.get("tiers")
+        types = layout.applies_to.get("types")
+        if (not tiers or facility["tier"] in tiers) and (not types or facility["ftype"] in types):
+            return True
+    return False

@@ -43,6 +43,9 @@ def workbook(tmp_path_factory):
                                ("F003", "县人民医院", "2020-01-01", None), ("F009", "已撤销医院", "2020-01-01", "2026-01-01")]:
         _insert(con, "facilities", {"facility_id": fid, "valid_from": frm, "valid_to": to, "name": name,
                                     "tier": "三级", "ftype": "综合"})
+    # a township health centre files other returns, not this template: never "expected" here
+    _insert(con, "facilities", {"facility_id": "F010", "valid_from": "2020-01-01", "name": "青山镇卫生院",
+                                "tier": "基层", "ftype": "乡镇卫生院"})
     _sub(con, "a-ok", "F001", "accepted", name=EVIL)
     _sub(con, "a-old", "F001", "superseded", name="市第一人民医院", hour=8)
     _sub(con, "b-bad", "F002", "rejected", name="市中医院")
@@ -56,6 +59,10 @@ def workbook(tmp_path_factory):
              field_zh="医疗收入", detail="门急诊人次、出院人次")
     _finding(con, "facility-unknown", "x-unknown", None, "E3", "facility_code", value="-X999")
     _finding(con, "negative-value", "a-old", "F001", "E22", "svc_bed", value="-9", expected="≥0")  # superseded
+    # filed for this month, but its 统计期 says August: it lost to August's real return, the hospital must fix it
+    _sub(con, "c-misfiled", "F003", "superseded", name="县人民医院")
+    con.execute("UPDATE submissions SET period = '2026-08' WHERE submission_id = 'c-misfiled'")
+    _finding(con, "period-mismatch", "c-misfiled", "F003", "B4", "period", value="2026-08", expected=PERIOD)
     path = write_audit_workbook(con, PERIOD, root)
     again = write_audit_workbook(con, PERIOD, root / "again.xlsx")
     con.close()
@@ -105,9 +112,10 @@ def test_findings_detail(workbook):
         ("F001", "a-ok.xlsx", f"{SHEET}!B3", "facility-name-mismatch", "警告", "填报单位（盖章）", "'" + EVIL,
          "市第一人民医院"),
         ("F002", "b-bad.xlsx", f"{SHEET}!E12", "unit-suspect", "警告", "医疗收入", 50000000, 5000),
+        ("F003", "c-misfiled.xlsx", f"{SHEET}!B4", "period-mismatch", "警告", "统计期", "2026-08", PERIOD),
         ("'-X999", "x-unknown.xlsx", f"{SHEET}!E3", "facility-unknown", "错误", "机构编码", "'-X999", None),
     ]
-    assert rows[1][1] == "市第一人民医院" and rows[5][1] == "'" + EVIL
+    assert rows[1][1] == "市第一人民医院" and rows[6][1] == "'" + EVIL
     assert all(r[9] and r[10] for r in rows[1:])
 
 
@@ -124,5 +132,5 @@ def test_about_sheet_counts(workbook):
     assert rows["统计期"][0] == PERIOD
     assert (rows["应报机构数"][0], rows["已报"][0], rows["未报"][0], rows["退回"][0]) == (3, 1, 1, 1)
     assert rows["未能识别机构的报送文件"][0] == 1
-    assert (rows["问题总数"][0], rows["其中：错误"][0], rows["其中：警告"][0]) == (5, 3, 2)
+    assert (rows["问题总数"][0], rows["其中：错误"][0], rows["其中：警告"][0]) == (6, 3, 3)
     assert rows["negative-value"][:2] == ("错误", 1) and rows["unit-suspect"][:2] == ("警告", 1)

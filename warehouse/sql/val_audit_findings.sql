@@ -1,10 +1,12 @@
 -- Audit workbook: every finding of the month's returns (form period or inbox period = $period),
--- superseded returns excluded, with the return's header as typed for returns of unknown facilities.
+-- superseded returns excluded — except a return filed for this month whose 统计期 names another month: it
+-- lost to that month's real return, but its hospital still has to correct it, so its findings stay visible.
+-- The return's header as typed is kept for returns of unknown facilities.
 WITH subs AS (
     SELECT submission_id, facility_id, header_code, header_name, original_name
     FROM submissions
     WHERE (coalesce(period, inbox_period) = $period OR inbox_period = $period)
-      AND status <> 'superseded'
+      AND (status <> 'superseded' OR (inbox_period = $period AND period IS DISTINCT FROM inbox_period))
 ),
 final AS (
     SELECT f.finding_id, f.code, f.severity, f.stage, f.sheet, f.cell, f.field, f.value, f.expected,
