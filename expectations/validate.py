@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from expectations.compile import (CONTEXT_COLUMNS, INDEX_COLUMNS, SUBMISSION_KIN
                                   load_layout, load_rules, suite_path)
 from expectations.findings import FINDING_COLUMNS, Finding, make
 from metrics.catalog import fields_by_code
-from warehouse.db import run_sql
+from templates_xlsx.layout import cell_sort_key
+from warehouse.db import run_sql, transaction
 
 STAGE = "validate"
 DATASOURCE = "jixiao_pandas"
@@ -28,7 +28,6 @@ BATCH_DEFINITION = "whole_batch"
 DOCS_SITE = "period_docs"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": INDEX_COLUMNS}
 
-_CELL = re.compile(r"^([A-Z]+)([0-9]+)$")
 
 
 @dataclass
@@ -61,16 +60,6 @@ def _fmt(x: Any, digits: int = 4) -> str | None:
 
 def _text(x: Any) -> str | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
-
-
-def _cell_key(cell: str | None) -> tuple[int, int]:
-    m = _CELL.match(cell or "")
-    if not m:
-        return (0, 0)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return (int(m.group(2)), col)
 
 
 def _quiet_gx() -> None:
@@ -243,8 +232,7 @@ def _write(con: duckdb.DuckDBPyConnection, findings: list[Finding], reject_codes
     """Replace the scope's validation findings and settle its statuses, in one transaction."""
     rows = pd.DataFrame([f.as_row() for f in findings], columns=FINDING_COLUMNS).astype(object)
     rows = rows.where(rows.notna(), None)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         run_sql(con, "val_delete_findings")
         if len(rows):
             con.register("val_new_findings", rows)
@@ -253,10 +241,6 @@ def _write(con: duckdb.DuckDBPyConnection, findings: list[Finding], reject_codes
             finally:
                 con.unregister("val_new_findings")
         run_sql(con, "val_set_status", reject_codes=reject_codes)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def build_frame(con: duckdb.DuckDBPyConnection, period: str | None = None,
@@ -295,7 +279,7 @@ def validate(con: duckdb.DuckDBPyConnection, gx_dir: Path, docs_dir: Path | None
         # a mistake another stage already reported at the same cell is not reported twice
         seen = {tuple(x) for x in run_sql(con, "val_existing_findings")}
         findings = [f for f in found.values() if (f.submission_id, f.code, f.sheet, f.cell) not in seen]
-        findings.sort(key=lambda f: (f.submission_id or "", f.sheet or "", _cell_key(f.cell), f.rule_id or "",
+        findings.sort(key=lambda f: (f.submission_id or "", f.sheet or "", cell_sort_key(f.cell), f.rule_id or "",
                                      f.code))
         _write(con, findings, reject)
         return ValidationResult(findings, len(frame), n_exp, bool(result.success))

@@ -16,6 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from expectations.findings import registry
 from metrics.catalog import fields_by_code, load_yaml
 from templates_xlsx.determinism import save_deterministic
+from templates_xlsx.layout import cell_sort_key
 from templates_xlsx.safe_text import excel_text
 from warehouse.db import sql_text
 
@@ -25,7 +26,6 @@ REPORTED, MISSING, RETURNED = "已报", "未报", "退回"
 
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_CELL = re.compile(r"^([A-Z]+)([0-9]+)$")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 STATUS_COLUMNS = [("机构编码", 14), ("名称", 30), ("同组", 12), ("报送状态", 10), ("文件名", 40),
@@ -46,16 +46,6 @@ def _field_labels() -> dict[str, str]:
         for key, spec in (ver.get("header") or {}).items():
             labels.setdefault(key, spec.get("label_zh", key))
     return labels
-
-
-def _cell_key(cell: str | None) -> tuple[int, int]:
-    m = _CELL.match(cell or "")
-    if not m:
-        return (0, 0)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return (int(m.group(2)), col)
 
 
 def _number_or_text(v: str | None, numeric: bool) -> Any:
@@ -131,7 +121,7 @@ def _detail_rows(con: duckdb.DuckDBPyConnection, period: str) -> tuple[list[list
     sev_rank = {"error": 0, "warning": 1, "info": 2}
     found.sort(key=lambda f: (f["facility_id"] is None, f["facility_id"] or f["header_code"] or "", f["file"] or "",
                               f["submission_id"], sev_rank.get(f["severity"], 3), f["sheet"] or "",
-                              _cell_key(f["cell"]), f["code"], f["finding_id"]))
+                              cell_sort_key(f["cell"]), f["code"], f["finding_id"]))
     out = []
     for f in found:
         code = f["facility_id"] or f["header_code"]

@@ -41,6 +41,14 @@ class FieldCell(NamedTuple):
 
 
 @lru_cache(maxsize=4096)
+def cell_sort_key(cell: str | None) -> tuple[int, int]:
+    """(row, column) for ordering findings by position; anything that is not an address sorts first."""
+    try:
+        return split_cell(cell or "")
+    except ValueError:
+        return (0, 0)
+
+
 def split_cell(cell: str) -> tuple[int, int]:
     """'E6' → (row 6, column 5), both 1-based."""
     m = _CELL_RE.match(cell)

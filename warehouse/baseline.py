@@ -12,7 +12,7 @@ from python_calamine import CalamineWorkbook
 from expectations.findings import Finding, make
 from metrics.catalog import FieldDef, fields_by_code, load_fields
 from templates_xlsx.read import parse_number
-from warehouse.db import sql_text
+from warehouse.db import sql_text, transaction
 from warehouse.registry import col_letter
 
 SHEET = "基线"
@@ -145,13 +145,9 @@ def import_baseline(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, li
     frame = pd.DataFrame([[d[k] for k in BASELINE_KEYS] for d in rows], columns=list(BASELINE_KEYS))
     frame["value"] = frame["value"].astype("float64")
     con.register("_baseline_in", frame)
-    con.execute("BEGIN")
     try:
-        con.execute(sql_text("reg_upsert_baseline"))
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(sql_text("reg_upsert_baseline"))
     finally:
         con.unregister("_baseline_in")
     return len(rows), findings

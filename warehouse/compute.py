@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import duckdb
@@ -12,7 +10,7 @@ from metrics.catalog import CatalogError, load_fields
 from metrics.indicators import IndicatorValue, compute, load_indicators
 from metrics.periods import Period, parse_period, same_period_last_year
 from metrics.scoring import CompositeRow, Scheme, ScoreRow, load_scheme, score
-from warehouse.db import insert_rows, run_sql, sql_text
+from warehouse.db import insert_rows, run_sql, sql_text, transaction
 from warehouse.registry import peer_group
 
 Con = duckdb.DuckDBPyConnection
@@ -20,17 +18,6 @@ Con = duckdb.DuckDBPyConnection
 
 def _scheme(scheme: Scheme | str) -> Scheme:
     return scheme if isinstance(scheme, Scheme) else load_scheme(str(scheme))
-
-
-@contextmanager
-def _transaction(con: Con) -> Iterator[None]:
-    con.begin()
-    try:
-        yield
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
 
 
 def aggregate_fields(con: Con, period: Period | str,
@@ -89,7 +76,7 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     values = compute(agg, aggregate_fields(con, base_period, require_complete), blocked_fields(con, p),
                      load_indicators(), s.calibres, base_blocked=blocked_fields(con, base_period))
     rows = [v.as_row(p.code) for v in values]
-    with _transaction(con):
+    with transaction(con):
         run_sql(con, "ind_delete_period", period=p.code)
         if rows:
             insert_rows(con, "indicator_values", rows)
@@ -114,7 +101,7 @@ def score_period(con: Con, period: Period | str,
     """Score the period's stored indicator values and replace its scores and composites for the scheme."""
     p, s = parse_period(period), _scheme(scheme)
     score_rows, composite_rows = score(read_indicator_values(con, p), facility_peer_groups(con, p), s)
-    with _transaction(con):
+    with transaction(con):
         run_sql(con, "ind_delete_scores", period=p.code, scheme_version=s.version)
         run_sql(con, "ind_delete_composites", period=p.code, scheme_version=s.version)
         if score_rows:

@@ -1,8 +1,9 @@
 """Connect to the DuckDB warehouse, apply numbered migrations, run named .sql files."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 
@@ -28,12 +29,23 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     for f in sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9]_*.sql")):
         if f.name in done:
             continue
-        con.execute("BEGIN")
-        con.execute(f.read_text(encoding="utf-8"))
-        con.execute("INSERT INTO schema_migrations VALUES (?)", [f.name])
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute(f.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_migrations VALUES (?)", [f.name])
         applied.append(f.name)
     return applied
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All-or-nothing block: commit on success, roll back on any exception (which propagates)."""
+    con.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def sql_text(name: str) -> str:

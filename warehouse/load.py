@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import duckdb
 
 from expectations.findings import Finding, make
-from warehouse.db import insert_rows, run_sql
+from warehouse.db import insert_rows, run_sql, transaction
 
 MANIFEST = "manifest.csv"
 _PERIOD_DIR = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -156,14 +156,9 @@ def archive_and_register(con: duckdb.DuckDBPyConnection, archive_dir: Path, item
             known[sid] = False
             by_sha.setdefault(sha, sid)
         out.append(Registered(it, sid, sha, archive_dir / rel, not known[sid], None))
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         insert_rows(con, "archive_blobs", new_blobs)
         insert_rows(con, "submissions", new_subs)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return out, findings
 
 
@@ -218,23 +213,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
     val_frame["raw_text"] = val_frame["raw_text"].astype("str").where(val_frame["raw_text"].notna(), None)
     con.register("_load_subs", sub_frame)
     con.register("_load_vals", val_frame)
-    con.execute("BEGIN")
     try:
-        con.execute("DELETE FROM return_values WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
-        con.execute("DELETE FROM findings WHERE stage IN ('ingest', 'parse') AND submission_id IN "
-                    "(SELECT submission_id FROM _load_subs)")
-        if len(val_frame):
-            con.execute("INSERT INTO return_values SELECT * FROM _load_vals")
-        insert_findings_rows(con, findings)
-        con.execute(
-            "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
-            " template_id = l.template_id, template_version = l.template_version, status = l.status,"
-            " header_name = l.header_name, header_code = l.header_code, header_period = l.header_period,"
-            " parsed = TRUE FROM _load_subs AS l WHERE s.submission_id = l.submission_id")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("DELETE FROM return_values WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
+            con.execute("DELETE FROM findings WHERE stage IN ('ingest', 'parse') AND submission_id IN "
+                        "(SELECT submission_id FROM _load_subs)")
+            if len(val_frame):
+                con.execute("INSERT INTO return_values SELECT * FROM _load_vals")
+            insert_findings_rows(con, findings)
+            con.execute(
+                "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
+                " template_id = l.template_id, template_version = l.template_version, status = l.status,"
+                " header_name = l.header_name, header_code = l.header_code, header_period = l.header_period,"
+                " parsed = TRUE FROM _load_subs AS l WHERE s.submission_id = l.submission_id")
     finally:
         con.unregister("_load_subs")
         con.unregister("_load_vals")

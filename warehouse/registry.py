@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 
 from expectations.findings import Finding, make
 from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
-from warehouse.db import sql_text
+from warehouse.db import sql_text, transaction
 from warehouse.load import insert_findings
 
 FACILITY_SHEET = "机构"
@@ -375,17 +375,13 @@ def import_registry(con: duckdb.DuckDBPyConnection, path: Path) -> RegistryImpor
     fac["source_row"] = fac["source_row"].astype("int64")
     con.register("_reg_facilities_in", fac)
     con.register("_reg_memberships_in", mem)
-    con.execute("BEGIN")
     try:
-        con.execute(sql_text("reg_replace_facilities"))
-        con.execute(sql_text("reg_replace_memberships"))
-        # the registry's own findings are kept for auditors; a new import replaces the previous ones
-        con.execute("DELETE FROM findings WHERE stage = 'registry'")
-        insert_findings(con, imp.findings)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(sql_text("reg_replace_facilities"))
+            con.execute(sql_text("reg_replace_memberships"))
+            # the registry's own findings are kept for auditors; a new import replaces the previous ones
+            con.execute("DELETE FROM findings WHERE stage = 'registry'")
+            insert_findings(con, imp.findings)
     finally:
         con.unregister("_reg_facilities_in")
         con.unregister("_reg_memberships_in")
