@@ -19,9 +19,14 @@ PARSE_BATCH = 250  # files per parse task: tens of tasks at most, never one per 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
-@task(name="discover-archive-register", **_task)
-def ingest_task(settings: Settings, period: str, inbox: str):
-    regs, dups = pipeline.ingest(settings, period, Path(inbox))
+@task(name="discover", **_task)
+def discover_task(inbox: str):
+    return pipeline.discover(Path(inbox))
+
+
+@task(name="archive-register", **_task)
+def archive_register_task(settings: Settings, period: str, items):
+    regs, dups = pipeline.archive_register(settings, period, items)
     progress.reporter.done("接收归档", f"{len(regs)} 个文件，新文件 {sum(r.is_new for r in regs)}，重复 {dups}")
     return regs, dups
 
@@ -43,10 +48,17 @@ def validate_task(settings: Settings, period: str, submission_ids: list[str]) ->
     return n, superseded
 
 
-@task(name="compute-and-score", **_task)
-def compute_task(settings: Settings, period: str, scheme: str) -> dict[str, Any]:
-    out = pipeline.compute_and_score(settings, period, scheme)
-    progress.reporter.done("指标与评分", f"{out['indicators'].get(period, 0)} 个指标值")
+@task(name="compute", **_task)
+def compute_task(settings: Settings, periods: list[str], scheme: str) -> dict[str, int]:
+    out = pipeline.compute(settings, periods, scheme)
+    progress.reporter.done("指标计算", f"{out[periods[-1]]} 个指标值")
+    return out
+
+
+@task(name="score", **_task)
+def score_task(settings: Settings, periods: list[str], scheme: str) -> dict[str, int]:
+    out = pipeline.score(settings, periods, scheme)
+    progress.reporter.done("评分排名", f"{out[periods[-1]]} 家机构参与评分")
     return out
 
 
@@ -57,7 +69,10 @@ def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_
 
 @flow(name="monthly-assessment", persist_result=False, log_prints=False)
 def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[str, Any]:
-    """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period."""
+    """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period.
+
+    Stages: discover → archive & register → parse (batches) → load → validate → compute → score → report.
+    """
     settings = Settings.from_env()
     run = pipeline.start_run(settings, period, Path(inbox))
 
@@ -69,7 +84,8 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
 
     try:
         with timed("ingest"):
-            regs, dups = ingest_task(settings, period, inbox)
+            items = discover_task(inbox)
+            regs, dups = archive_register_task(settings, period, quote(items))
         run.files, run.duplicates = len(regs), dups
         new = [r for r in regs if r.is_new]
         run.new_files = len(new)
@@ -83,10 +99,13 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
         progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
         with timed("validate"):
             _, run.superseded = validate_task(settings, period, quote(pipeline.registered_ids(regs)))
+        periods = pipeline.assessed_periods(period)
         with timed("compute"):
-            computed = compute_task(settings, period, scheme)
+            compute_task(settings, periods, scheme)
+        with timed("score"):
+            score_task(settings, periods, scheme)
         with timed("report"):
-            report_task(settings, run, scheme, computed["prev_period"])
+            report_task(settings, run, scheme, periods[0])
             _artifacts(settings, run, scheme)
         pipeline.finish_run(settings, run)
     except BaseException:

@@ -65,9 +65,14 @@ def start_run(settings: Settings, period: str, inbox: Path) -> RunSummary:
     return run
 
 
-def ingest(settings: Settings, period: str, inbox: Path) -> tuple[list[load.Registered], int]:
-    """Discover the inbox, archive raw bytes and register submissions; returns registrations, duplicates."""
-    items = load.discover(inbox)
+def discover(inbox: Path) -> list[load.InboxItem]:
+    """Every candidate return under the inbox, with its receipt time."""
+    return load.discover(inbox)
+
+
+def archive_register(settings: Settings, period: str,
+                     items: list[load.InboxItem]) -> tuple[list[load.Registered], int]:
+    """Archive raw bytes and register submissions; returns registrations and the number of duplicates."""
     con = _cursor(settings)
     try:
         # a quarter/year run states no single month: files are then judged by their own folder only
@@ -119,25 +124,38 @@ def validate(settings: Settings, period: str, submission_ids: list[str]) -> tupl
     return len(res.findings), superseded
 
 
-def compute_and_score(settings: Settings, period: str, scheme_version: str) -> dict[str, Any]:
-    """Indicators and scores for the period and the previous one (for rank change)."""
+def assessed_periods(period: str) -> list[str]:
+    """The period and the one before it (its ranks give the report's rank change)."""
     from metrics.periods import parse_period, previous_period
+
+    p = parse_period(period)
+    return [previous_period(p).code, p.code]
+
+
+def compute(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
+    """Indicator values for each period (stored in indicator_values); returns how many per period."""
     from metrics.scoring import load_scheme
-    from warehouse.compute import compute_period, score_period
+    from warehouse.compute import compute_period
 
     scheme = load_scheme(scheme_version)
-    p = parse_period(period)
-    prev = previous_period(p)
     con = _cursor(settings)
     try:
-        out = {}
-        for q in (prev, p):
-            ivs = compute_period(con, q, scheme)
-            score_period(con, q, scheme)
-            out[q.code] = len(ivs)
+        return {q: len(compute_period(con, q, scheme)) for q in periods}
     finally:
         con.close()
-    return {"indicators": out, "prev_period": prev.code}
+
+
+def score(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
+    """Scores, composites, ranks and grades for each period; returns how many facilities were scored."""
+    from metrics.scoring import load_scheme
+    from warehouse.compute import score_period
+
+    scheme = load_scheme(scheme_version)
+    con = _cursor(settings)
+    try:
+        return {q: sum(c.status == "scored" for c in score_period(con, q, scheme)[1]) for q in periods}
+    finally:
+        con.close()
 
 
 def _rows(cur) -> list[dict[str, Any]]:

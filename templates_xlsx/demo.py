@@ -554,6 +554,10 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
             resub = rng.sample(rest, min(2, len(rest)))
         else:
             resub = [r for r in pool if rng.random() < 0.02]
+            # a few past returns kept their mistake (nobody resubmitted): overall about 5 % of files are wrong
+            kept = [r for r in pool if r not in resub and r.mistake is None]
+            for r in rng.sample(kept, min(len(kept), round(0.03 * len(month_returns)))):
+                mistakes.append(_apply_mistake(rng.choice(MISTAKE_KINDS), r, lv, known_ids, rng))
         corrections = []
         for r in resub:  # the first file carries an error; a corrected file follows a few days later
             fixed = _Return(r.facility, r.month, r.rel.removesuffix(".xlsx") + "_更正.xlsx",
