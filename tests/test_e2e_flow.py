@@ -238,3 +238,19 @@ def hashlib_name(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_flow_records_stage_tasks_and_artifacts(first_run):
+    """The Prefect run shows one task per stage and the summary / top-10 / findings artifacts."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        flow_runs = client.read_flow_runs()
+        assert any(fr.name and fr.state and fr.state.is_completed() for fr in flow_runs)
+        tasks = {t.name.rsplit("-", 1)[0] for t in client.read_task_runs()}
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["monthly-summary", "top10-by-peer-group", "findings-by-severity"])))}
+    assert {"discover", "archive-register", "parse-batch", "load-batch", "validate", "compute", "score",
+            "report"} <= tasks
+    assert keys == {"monthly-summary", "top10-by-peer-group", "findings-by-severity"}
