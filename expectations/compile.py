@@ -86,6 +86,7 @@ class Layout:
     """Cells of the return per layout version: header keys and data fields → (sheet, cell)."""
 
     default_version: str
+    template_id: str                                # the suite validates returns of this template only
     header: dict[str, dict[str, tuple[str, str]]]   # version → key → (sheet, cell)
     header_labels: dict[str, str]                   # key → label_zh
     fields: dict[str, dict[str, tuple[str, str]]]   # version → field → (sheet, cell)
@@ -129,7 +130,7 @@ def load_layout(path: Path = LAYOUT_FILE) -> Layout:
             if not _CELL.match(sheet_cell[1]):
                 raise CatalogError(f"{path}: versions[{i}]: bad cell {sheet_cell[1]!r}")
     default = max(header, key=_version_key)
-    return Layout(default, header, labels, fields)
+    return Layout(default, str(doc["template_id"]), header, labels, fields)
 
 
 def _where(path: Path, i: int, key: str | None = None) -> str:

@@ -165,7 +165,8 @@ def _scope_params(period: str | None, submission_ids: list[str] | None, reject_c
                   layout: Layout) -> dict[str, Any]:
     return {"any_period": period is None, "periods": [period] if period else [],
             "any_id": submission_ids is None, "ids": list(submission_ids or []),
-            "reject_codes": reject_codes, "default_version": layout.default_version}
+            "reject_codes": reject_codes, "default_version": layout.default_version,
+            "template_id": layout.template_id}
 
 
 class _Mapper:

@@ -110,7 +110,7 @@ def test_generated_sql_runs_on_an_empty_warehouse(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     run_sql(con, "val_layout", **load_layout().rows())
     run_sql(con, "val_scope", any_period=True, periods=[], any_id=True, ids=[], reject_codes=["facility-unknown"],
-            default_version=load_layout().default_version)
+            default_version=load_layout().default_version, template_id="JX-YB01")
     run_sql(con, "val_values")
     frame = con.execute(batch_sql()).df()
     assert list(frame.columns) == INDEX_COLUMNS + CONTEXT_COLUMNS + [r.column for r in load_rules()]
