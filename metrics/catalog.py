@@ -80,3 +80,21 @@ def load_fields(path: Path | None = None) -> tuple[FieldDef, ...]:
 def fields_by_code(path: Path | None = None) -> dict[str, FieldDef]:
     """Field definitions keyed by code."""
     return {f.code: f for f in load_fields(path)}
+
+
+@lru_cache(maxsize=1)
+def all_fields() -> tuple[FieldDef, ...]:
+    """Every data item of every catalog file (fields.yaml first, then fields_*.yaml by name); codes are unique."""
+    out: list[FieldDef] = list(load_fields())
+    for path in sorted(CATALOG_DIR.glob("fields_*.yaml")):
+        out.extend(load_fields(path))
+    codes = [f.code for f in out]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise CatalogError(f"{CATALOG_DIR}/fields*.yaml: field code(s) defined twice: {dup}")
+    return tuple(out)
+
+
+def all_fields_by_code() -> dict[str, FieldDef]:
+    """Every data item of every catalog, keyed by code."""
+    return {f.code: f for f in all_fields()}

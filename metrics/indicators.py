@@ -9,12 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, fields_by_code, load_yaml
+from metrics.catalog import CATALOG_DIR, CatalogError, all_fields_by_code, check_keys, load_yaml
 
 OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE = "ok", "undefined", "missing", "data_error", "no_base"
 STATUSES = (OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE)
 DIRECTIONS = ("up", "down", "monitor", "band")
-FORMULA_KINDS = ("ratio", "growth")
+FORMULA_KINDS = ("ratio", "value", "growth")
 DEFAULT_CALIBRE = "default"  # name of the calibre of an indicator that declares a single `formula`
 
 Number = Decimal | float | int
@@ -121,7 +121,7 @@ def _field_list(obj: dict, key: str, where: str, known: Mapping[str, Any]) -> tu
         raise CatalogError(f"{where}.{key}: expected a list of field codes")
     for x in v:
         if x not in known:
-            raise CatalogError(f"{where}.{key}: unknown field {x!r} (not in fields.yaml)")
+            raise CatalogError(f"{where}.{key}: unknown field {x!r} (not in any metrics/catalog/fields*.yaml)")
     return tuple(v)
 
 
@@ -138,6 +138,12 @@ def _formula(obj: Any, where: str, known: Mapping[str, Any]) -> Formula:
         if scale <= 0:
             raise CatalogError(f"{where}.scale: must be positive")
         return Formula("ratio", num, _field_list(obj, "subtract", where, known), den, scale)
+    if kind == "value":
+        check_keys(obj, {"kind", "numerator", "scale"}, {"kind", "numerator"}, where)
+        num = _field_list(obj, "numerator", where, known)
+        if not num:
+            raise CatalogError(f"{where}: numerator must name at least one field")
+        return Formula("value", num, (), (), _to_decimal(obj.get("scale", 1), f"{where}.scale"))
     if kind == "growth":
         check_keys(obj, {"kind", "of"}, {"kind", "of"}, where)
         return Formula("growth", of=str(obj["of"]), scale=Decimal(100))
@@ -171,7 +177,7 @@ def _example(obj: Any, where: str, known: Mapping[str, Any], calibres: set[str])
 def _load(path: Path) -> tuple[Indicator, ...]:
     doc = load_yaml(path)
     check_keys(doc, {"version", "indicators"}, {"version", "indicators"}, str(path))
-    known = fields_by_code()
+    known = all_fields_by_code()
     out: list[Indicator] = []
     for i, d in enumerate(doc["indicators"] or []):
         where = f"{path}: indicators[{i}]"
@@ -244,7 +250,7 @@ def _dec(v: Number) -> Decimal:
 
 
 def _labels(codes: Iterable[str]) -> str:
-    known = fields_by_code()
+    known = all_fields_by_code()
     return "、".join(known[c].label_zh.removeprefix("其中：") if c in known else c for c in codes)
 
 
@@ -263,6 +269,8 @@ def _ratio(f: Formula, values: FieldValues, blocked: set[str] | frozenset[str]) 
         return _Raw(MISSING, detail=f"缺少数据：{_labels(absent)}")
     num = sum((_dec(values[c]) for c in f.numerator), Decimal(0)) - sum((_dec(values[c]) for c in f.subtract),
                                                                        Decimal(0))
+    if f.kind == "value":  # a count or amount shown as it is (e.g. 品种数): no denominator
+        return _Raw(OK, num, None, num * f.scale)
     den = sum((_dec(values[c]) for c in f.denominator), Decimal(0))
     if den == 0:
         return _Raw(UNDEFINED, num, den, detail=f"分母为0：{_labels(f.denominator)}")
@@ -274,7 +282,7 @@ def _evaluate(ind: Indicator, catalog: Mapping[str, Indicator], calibres: Mappin
               base_blocked: frozenset[str]) -> _Raw:
     cal = ind.calibre(calibres.get(ind.code))
     f = cal.formula
-    if f.kind == "ratio":
+    if f.kind in ("ratio", "value"):
         r = _ratio(f, values, blocked)
         r.calibre = cal.label_zh or None
         return r

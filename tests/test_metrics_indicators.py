@@ -36,7 +36,8 @@ def test_catalog_example(ind: Indicator, ex: Example) -> None:
 def test_every_indicator_has_examples_including_a_zero_denominator() -> None:
     for ind in CATALOG.values():
         assert ind.examples, ind.code
-        assert any(ex.expect == "undefined" for ex in ind.examples), ind.code
+        if ind.calibre().formula.kind != "value":  # a value has no denominator to be zero
+            assert any(ex.expect == "undefined" for ex in ind.examples), ind.code
     growth = [i for i in CATALOG.values() if i.calibre().formula.kind == "growth"]
     assert {i.code for i in growth} == {"YP04", "YP05"}
     for ind in growth:

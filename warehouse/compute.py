@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import duckdb
 
-from metrics.catalog import CatalogError, load_fields
+from metrics.catalog import CatalogError, all_fields
 from metrics.indicators import IndicatorValue, compute, load_indicators
 from metrics.periods import Period, parse_period, same_period_last_year
 from metrics.scoring import CompositeRow, Scheme, ScoreRow, load_scheme, score
@@ -24,7 +24,7 @@ def aggregate_fields(con: Con, period: Period | str,
                      require_complete: bool = True) -> dict[str, dict[str, Decimal | None]]:
     """Each facility's fields over the period (sum for flows, last month for stocks); None = missing."""
     p = parse_period(period)
-    fields = load_fields()
+    fields = all_fields()
     rows = run_sql(con, "agg_fields", months=list(p.months), period=p.code,
                    sum_fields=[f.code for f in fields if f.aggregation == "sum"],
                    last_fields=[f.code for f in fields if f.aggregation == "last"],

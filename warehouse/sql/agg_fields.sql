@@ -37,10 +37,16 @@ current_submissions AS (
       AND facility_id IS NOT NULL
       AND period IN (SELECT month FROM months)
 ),
+item_values AS (
+    -- typed items and items derived from the same return's detail rows (derived_values)
+    SELECT submission_id, field, value FROM return_values
+    UNION ALL
+    SELECT submission_id, field, value FROM derived_values
+),
 returned AS (
     SELECT s.facility_id, s.month, rv.field, CAST(rv.value AS DECIMAL(38, 6)) AS value
     FROM current_submissions AS s
-    JOIN return_values AS rv USING (submission_id)
+    JOIN item_values AS rv USING (submission_id)
     QUALIFY row_number() OVER (PARTITION BY s.facility_id, s.month, rv.field
                                ORDER BY s.received_at DESC, s.submission_id DESC) = 1
 ),
@@ -51,13 +57,17 @@ baseline_monthly AS (
     SELECT b.facility_id, b.period AS month, b.field, CAST(b.value AS DECIMAL(38, 6)) AS value
     FROM baseline_values AS b
     WHERE b.period IN (SELECT month FROM months)
-      AND NOT EXISTS (SELECT 1 FROM return_months AS r
-                      WHERE r.facility_id = b.facility_id AND r.month = b.period)
+      -- per item: a return that carries the item (blank included) wins; a month with only another
+      -- template's return (e.g. the antibiotic return) still takes the operations items from the baseline
+      AND NOT EXISTS (SELECT 1 FROM returned AS r
+                      WHERE r.facility_id = b.facility_id AND r.month = b.period AND r.field = b.field)
 ),
 present AS (
+    -- one row per facility-month: 'returns' when any current return exists for it, else 'baseline'
     SELECT facility_id, month, 'returns' AS source FROM return_months
     UNION ALL
-    SELECT DISTINCT facility_id, month, 'baseline' AS source FROM baseline_monthly
+    SELECT DISTINCT b.facility_id, b.month, 'baseline' AS source FROM baseline_monthly AS b
+    WHERE NOT EXISTS (SELECT 1 FROM return_months AS r WHERE r.facility_id = b.facility_id AND r.month = b.month)
 ),
 monthly AS (
     SELECT * FROM returned
