@@ -12,6 +12,7 @@ from typing import Any, Callable
 from flows.settings import Settings
 from warehouse import load
 from warehouse.db import connect
+from warehouse.pseudonym import load_key
 
 
 
@@ -100,7 +101,7 @@ def load_parsed(settings: Settings, batch: list[tuple[load.Registered, Any]]) ->
     """Load a batch of parsed returns into the warehouse."""
     con = _cursor(settings)
     try:
-        return load.load_batch(con, batch)
+        return load.load_batch(con, batch, pseudonym_key=load_key(settings.home))
     finally:
         con.close()
 
@@ -137,9 +138,14 @@ def compute(settings: Settings, periods: list[str], scheme_version: str) -> dict
     from metrics.scoring import load_scheme
     from warehouse.compute import compute_period
 
+    from metrics.periods import parse_period
+    from warehouse.derive import derive_months
+
     scheme = load_scheme(scheme_version)
     con = _cursor(settings)
     try:
+        # items derived from detail rows (DDD units, review-sample sums) are recomputed from the rows each run
+        derive_months(con, sorted({m for q in periods for m in parse_period(q).months}))
         return {q: len(compute_period(con, q, scheme)) for q in periods}
     finally:
         con.close()

@@ -16,6 +16,7 @@ import duckdb
 
 from expectations.findings import Finding, make
 from warehouse.db import insert_rows, run_sql, transaction
+from warehouse.pseudonym import pseudonymise
 
 MANIFEST = "manifest.csv"
 _PERIOD_DIR = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -174,14 +175,50 @@ def facility_index(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return idx
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any]]) -> int:
-    """Load parsed returns (values + parse findings + header) in one transaction; returns values loaded."""
+def _table_rows(sid: str, owner: str, parsed: Any, key: bytes | None,
+                pf: list[Finding]) -> list[tuple]:
+    """return_rows tuples of a parsed return's tables; personal names replaced by keyed pseudonyms."""
+    tables = getattr(parsed, "tables", None) or {}
+    if not tables:
+        return []
+    from templates_xlsx.layout import load_layouts
+
+    layout = load_layouts().get(parsed.template_id)
+    lv = layout.version(parsed.template_version or "") if layout else None
+    specs = {t.name: t for t in (lv.tables if lv else ())}
+    out: list[tuple] = []
+    masked: set[tuple[str, str]] = set()
+    for name, rows in tables.items():
+        pseud = set(specs[name].pii_fields("pseudonymise")) if name in specs else set()
+        if pseud and key is None:
+            raise ValueError("a pseudonymisation key is required to load tables with personal names")
+        for pr in rows:
+            for i, fld in enumerate(pr.fields):
+                v, raw, cell = pr.values[i], pr.raw_texts[i], f"{pr.columns[i]}{pr.row}"
+                num = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+                text = v if isinstance(v, str) else None
+                if fld in pseud:
+                    text = raw = pseudonymise(key, owner, text if text is not None else raw)  # type: ignore[arg-type]
+                    masked.add((pr.sheet, cell))
+                out.append((sid, name, pr.row, fld, num, text, raw, pr.sheet, cell, pr.statuses[i]))
+    for f in pf:  # a finding on a name cell must not carry the name either
+        if (f.sheet, f.cell) in masked and f.value is not None:
+            f.value = "（已脱敏）"
+    return out
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any]],
+               pseudonym_key: bytes | None = None) -> int:
+    """Load parsed returns (values, table rows, parse findings, header) in one transaction; returns values loaded.
+
+    Names in table columns the layout marks `pii: pseudonymise` are stored only as keyed pseudonyms.
+    """
     import pandas as pd
 
     if not batch:
         return 0
     index = facility_index(con)
-    subs, values, findings = [], [], []
+    subs, values, findings, table_rows = [], [], [], []
     for reg, parsed in batch:
         header = dict(getattr(parsed, "header", None) or {})
         code = header.get("facility_code")
@@ -200,6 +237,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                      "header_period": _text(header.get("period_text"))})
         for v in getattr(parsed, "values", None) or []:
             values.append((reg.submission_id, v.field, v.value, v.raw_text, v.sheet, v.cell, v.status))
+        table_rows.extend(_table_rows(reg.submission_id, facility_id or code_s or reg.submission_id, parsed,
+                                      pseudonym_key, pf))
         for f in pf:
             f.submission_id = reg.submission_id
             f.file = f.file or reg.item.rel_name
@@ -211,15 +250,25 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                                               "status"])
     val_frame["value"] = pd.to_numeric(val_frame["value"]).astype("float64")
     val_frame["raw_text"] = val_frame["raw_text"].astype("str").where(val_frame["raw_text"].notna(), None)
+    row_frame = pd.DataFrame(table_rows, columns=["submission_id", "tbl", "row_no", "field", "value", "text",
+                                                  "raw_text", "sheet", "cell", "status"])
+    row_frame["value"] = pd.to_numeric(row_frame["value"]).astype("float64")
+    row_frame["row_no"] = row_frame["row_no"].astype("int64")
+    for c in ("text", "raw_text"):
+        row_frame[c] = row_frame[c].astype(object).where(row_frame[c].notna(), None)
     con.register("_load_subs", sub_frame)
     con.register("_load_vals", val_frame)
+    con.register("_load_rows", row_frame)
     try:
         with transaction(con):
             con.execute("DELETE FROM return_values WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
             con.execute("DELETE FROM findings WHERE stage IN ('ingest', 'parse') AND submission_id IN "
                         "(SELECT submission_id FROM _load_subs)")
+            con.execute("DELETE FROM return_rows WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
             if len(val_frame):
                 con.execute("INSERT INTO return_values SELECT * FROM _load_vals")
+            if len(row_frame):
+                con.execute("INSERT INTO return_rows SELECT * FROM _load_rows")
             insert_findings_rows(con, findings)
             con.execute(
                 "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
@@ -229,6 +278,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
     finally:
         con.unregister("_load_subs")
         con.unregister("_load_vals")
+        con.unregister("_load_rows")
     return len(val_frame)
 
 

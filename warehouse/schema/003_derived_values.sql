@@ -9,3 +9,23 @@ CREATE TABLE IF NOT EXISTS derived_values (
     detail        VARCHAR,                      -- e.g. 'DDD表 2026；未折算 2 行'
     PRIMARY KEY (submission_id, field)
 );
+
+-- How each consumption row of an antibiotic return was counted (or why not): the pharmacists' audit of AUD.
+CREATE TABLE IF NOT EXISTS ddd_lines (
+    submission_id  VARCHAR NOT NULL,
+    row_no         INTEGER NOT NULL,
+    generic_name   VARCHAR,
+    form_route     VARCHAR,
+    strength       VARCHAR,
+    pack_unit      VARCHAR,
+    qty_inpatient  DOUBLE,
+    status         VARCHAR NOT NULL,            -- ok / not_covered / out_of_scope
+    reason         VARCHAR,
+    atc            VARCHAR,
+    route          VARCHAR,
+    ddd            DOUBLE,
+    ddd_unit       VARCHAR,
+    ddd_table      VARCHAR,
+    ddds_inpatient DOUBLE,
+    PRIMARY KEY (submission_id, row_no)
+);
