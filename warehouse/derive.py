@@ -144,12 +144,14 @@ def _review(sub: _Sub, review: dict[int, dict[str, Any]]) -> list[dict[str, Any]
 
 def derive_months(con: duckdb.DuckDBPyConnection, months: Iterable[str]) -> int:
     """Recompute derived_values (and the DDD line audit) for accepted detail returns of the months."""
-    from metrics.ddd.engine import load_ddd_config
-
     months = list(months)
     subs = _submissions(con, months)
     tables = _tables(con, [s.submission_id for s in subs])
-    cfg = load_ddd_config() if any(s.template_id == ANTIBIOTIC_TEMPLATE for s in subs) else None
+    cfg = None
+    if any(s.template_id == ANTIBIOTIC_TEMPLATE for s in subs):
+        from metrics.ddd.engine import load_ddd_config
+
+        cfg = load_ddd_config()
     derived: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     for sub in subs:
