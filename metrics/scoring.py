@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ RULE_KINDS = ("ceiling", "floor", "band", "linear", "percentile", "monitor")
 POLICIES = ("redistribute", "zero")
 # which policy of a scheme item governs each non-ok indicator status
 POLICY_OF_STATUS = {MISSING: "missing", NO_BASE: "missing", DATA_ERROR: "data_error", UNDEFINED: "undefined"}
+DEFAULT_SECTION = "运营与药品"
 STATUS_ZH = {MISSING: "数据缺失", NO_BASE: "无上年同期数据", DATA_ERROR: "数据有误", UNDEFINED: "不适用（分母为0）"}
 # score row statuses
 SCORED, ZERO, REDISTRIBUTED, MONITOR, NOT_SCORED = "scored", "zero", "redistributed", "monitor", "not_scored"
@@ -34,6 +35,7 @@ class Rule:
     high: Decimal | None = None
     zero_at: Decimal | None = None
     full_at: Decimal | None = None
+    target_key: str | None = None       # ceiling/floor: target looked up per facility (tier × type × specialty)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class SchemeItem:
     missing: str = "redistribute"
     data_error: str = "zero"
     undefined: str = "redistribute"
+    section: str = "运营与药品"         # the part of the scheme the item belongs to (report subtotals)
 
     def policy(self, status: str) -> str:
         """The gap policy (redistribute | zero) for a non-ok indicator status."""
@@ -98,7 +101,7 @@ class Scheme:
 
 _TOP = {"version", "name_zh", "total_points", "precision", "min_weight_share", "require_complete",
         "defaults", "calibres", "grades", "percentile_bands", "peer_groups"}
-_ITEM = {"indicator", "weight", "rule", "missing", "data_error", "undefined"}
+_ITEM = {"indicator", "weight", "rule", "missing", "data_error", "undefined", "section"}
 _RULE_PARAMS = {"ceiling": {"target", "deduct_per_unit"}, "floor": {"target", "deduct_per_unit"},
                 "band": {"low", "high", "deduct_per_unit"}, "linear": {"zero_at", "full_at"},
                 "percentile": set(), "monitor": set()}
@@ -125,8 +128,18 @@ def _rule(obj: Any, where: str, ind: Indicator) -> Rule:
         raise CatalogError(f"{where}.kind: must be one of {list(RULE_KINDS)}, got "
                            f"{obj.get('kind') if isinstance(obj, dict) else obj!r}")
     params = _RULE_PARAMS[obj["kind"]]
-    check_keys(obj, params | {"kind"}, params | {"kind"}, where)
-    r = Rule(obj["kind"], **{k: _num(obj[k], f"{where}.{k}") for k in params})
+    if obj["kind"] in ("ceiling", "floor") and "target_key" in obj:
+        # the target depends on the facility (e.g. AUD ≤ 40 for 综合, ≤ 20 for children's hospitals): it is
+        # looked up in metrics/prescribing/data/targets.yaml under this key when the group is scored
+        params = params - {"target"}
+        check_keys(obj, params | {"kind", "target_key"}, params | {"kind", "target_key"}, where)
+        if not isinstance(obj["target_key"], str) or not obj["target_key"]:
+            raise CatalogError(f"{where}.target_key: expected the name of a target in targets.yaml")
+        r = Rule(obj["kind"], target_key=obj["target_key"],
+                 **{k: _num(obj[k], f"{where}.{k}") for k in params})
+    else:
+        check_keys(obj, params | {"kind"}, params | {"kind"}, where)
+        r = Rule(obj["kind"], **{k: _num(obj[k], f"{where}.{k}") for k in params})
     if r.deduct_per_unit is not None and r.deduct_per_unit < 0:
         raise CatalogError(f"{where}.deduct_per_unit: must not be negative")
     if r.kind == "band" and r.low is not None and r.high is not None and r.low > r.high:
@@ -231,8 +244,11 @@ def _load(path: Path) -> Scheme:
             weight = _num(it["weight"], f"{iw}.weight")
             if (rule.kind == "monitor") != (weight == 0) or weight < 0:
                 raise CatalogError(f"{iw}.weight: monitor items carry weight 0, scored items a positive weight")
+            section = it.get("section", DEFAULT_SECTION)
+            if not isinstance(section, str) or not section:
+                raise CatalogError(f"{iw}.section: expected a section name")
             out.append(SchemeItem(ind.code, weight, rule, ind.direction, ind.name_zh, ind.unit,
-                                  **{k: _policy(it, k, dflt[k], iw) for k in dflt}))
+                                  **{k: _policy(it, k, dflt[k], iw) for k in dflt}, section=section))
         codes = [x.indicator for x in out]
         if len(set(codes)) != len(codes):
             raise CatalogError(f"{gw}: an indicator is listed twice")
@@ -383,6 +399,9 @@ def _fmt(d: Decimal) -> str:
 def _rule_zh(it: SchemeItem) -> str:
     r, u = it.rule, it.unit
     step = "1个百分点" if u == "%" else f"1{u}"
+    if r.target is None and r.target_key:
+        word = "超" if r.kind == "ceiling" else "低"
+        return f"目标按机构级别、类别查目标表（{r.target_key}），每{word}{step}扣 {_fmt(_p(r.deduct_per_unit))} 分"
     if r.kind == "ceiling":
         return f"目标 ≤ {_fmt(_p(r.target))}{u}，每超{step}扣 {_fmt(_p(r.deduct_per_unit))} 分"
     if r.kind == "floor":
@@ -395,8 +414,9 @@ def _rule_zh(it: SchemeItem) -> str:
 
 
 def _score_group(group: str, fids: list[str], items: tuple[SchemeItem, ...],
-                 values: Mapping[str, Mapping[str, IndicatorValue]],
-                 scheme: Scheme) -> tuple[list[ScoreRow], dict[str, tuple[Decimal | None, str | None]]]:
+                 values: Mapping[str, Mapping[str, IndicatorValue]], scheme: Scheme,
+                 targets: Mapping[tuple[str, str], Decimal] | None = None
+                 ) -> tuple[list[ScoreRow], dict[str, tuple[Decimal | None, str | None]]]:
     # percentile pools: every facility of the group with a value for the indicator
     pools = {it.indicator: [values[f][it.indicator].value for f in fids
                             if it.indicator in values.get(f, {}) and values[f][it.indicator].status == OK]
@@ -411,6 +431,15 @@ def _score_group(group: str, fids: list[str], items: tuple[SchemeItem, ...],
         for it in items:
             iv = fv.get(it.indicator)
             status = iv.status if iv is not None else MISSING
+            rule = it.rule
+            if rule.target_key and rule.target is None and status == OK:
+                t = (targets or {}).get((fid, it.indicator))
+                if t is None:  # no target for this kind of facility: not applicable, like a zero denominator
+                    entries.append((it, REDISTRIBUTED, None, "目标表中无适用于本机构的目标值，权重按比例分配至其他指标"))
+                    gaps_re.append(f"{it.indicator} {it.name_zh}（无适用目标值）")
+                    continue
+                rule = replace(rule, target=t)
+                it = replace(it, rule=rule)
             if it.rule.kind == "monitor":
                 shown = (f"指标值 {iv.value}{it.unit}" if iv is not None and iv.status == OK
                          else STATUS_ZH.get(status, status))
@@ -452,8 +481,12 @@ def _score_group(group: str, fids: list[str], items: tuple[SchemeItem, ...],
 
 
 def score(indicator_values: Iterable[IndicatorValue], peer_groups: Mapping[str, str | None],
-          scheme: Scheme) -> tuple[list[ScoreRow], list[CompositeRow]]:
-    """Points per indicator, composite, rank and grades for every facility of the scheme's peer groups."""
+          scheme: Scheme, targets: Mapping[tuple[str, str], Decimal] | None = None
+          ) -> tuple[list[ScoreRow], list[CompositeRow]]:
+    """Points per indicator, composite, rank and grades for every facility of the scheme's peer groups.
+
+    `targets[(facility, indicator)]` gives the facility's own target for rules with a `target_key`.
+    """
     values: dict[str, dict[str, IndicatorValue]] = {}
     for iv in indicator_values:
         values.setdefault(iv.facility_id, {})[iv.indicator] = iv
@@ -472,7 +505,7 @@ def score(indicator_values: Iterable[IndicatorValue], peer_groups: Mapping[str, 
         ctx.prec = 34
         for g in sorted(members):
             fids = members[g]
-            rows, result = _score_group(g, fids, scheme.groups[g], values, scheme)
+            rows, result = _score_group(g, fids, scheme.groups[g], values, scheme, targets)
             score_rows.extend(rows)
             scored = {f: c for f, (c, _) in result.items() if c is not None}
             ranks = rank_within(scored)

@@ -61,6 +61,28 @@ def facility_peer_groups(con: Con, period: Period | str) -> dict[str, str | None
     return out
 
 
+def facility_targets(con: Con, period: Period | str, scheme: Scheme) -> dict[tuple[str, str], Decimal]:
+    """Each facility's own target for scheme rules with a `target_key` (by tier × type × specialty)."""
+    keyed = {(it.indicator, it.rule.target_key) for items in scheme.groups.values() for it in items
+             if it.rule.target_key}
+    if not keyed:
+        return {}
+    from metrics.prescribing.antibiotic_rates import target_for
+
+    p = parse_period(period)
+    cur = con.execute(sql_text("reg_facilities_for_period"),
+                      {"month_start": p.start_date, "month_end": p.end_date + dt.timedelta(days=1)})
+    cols = [d[0] for d in cur.description]
+    out: dict[tuple[str, str], Decimal] = {}
+    for row in cur.fetchall():
+        r = dict(zip(cols, row))
+        for indicator, key in keyed:
+            t = target_for(key, r["tier"], r["ftype"], r.get("specialty"))
+            if t is not None:
+                out[(r["facility_id"], indicator)] = t.value
+    return out
+
+
 def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
                    require_complete: bool | None = None) -> list[IndicatorValue]:
     """Compute the period's indicator values under the scheme's calibres and replace its indicator_values rows."""
@@ -100,7 +122,8 @@ def score_period(con: Con, period: Period | str,
                  scheme: Scheme | str) -> tuple[list[ScoreRow], list[CompositeRow]]:
     """Score the period's stored indicator values and replace its scores and composites for the scheme."""
     p, s = parse_period(period), _scheme(scheme)
-    score_rows, composite_rows = score(read_indicator_values(con, p), facility_peer_groups(con, p), s)
+    score_rows, composite_rows = score(read_indicator_values(con, p), facility_peer_groups(con, p), s,
+                                       facility_targets(con, p, s))
     with transaction(con):
         run_sql(con, "ind_delete_scores", period=p.code, scheme_version=s.version)
         run_sql(con, "ind_delete_composites", period=p.code, scheme_version=s.version)
