@@ -505,8 +505,16 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
     for f in facs:
         f.params = _facility_params(seed, f)
 
-    layout: Layout = next(iter(load_layouts().values()))
+    layouts = load_layouts()
+    layout: Layout = layouts["JX-YB01"]
+    # the rational-prescribing returns, when their templates are published (JX-YB02 / JX-YB03)
+    rx_layouts = [layouts[t] for t in ("JX-YB02", "JX-YB03") if t in layouts]
     tiers = set(layout.applies_to.get("tiers", ()))
+    rx_ids = sorted(f.facility_id for f in facs if any(r["tier"] in tiers for r in f.rows))
+    rx_rng = random.Random(f"{seed}:rx-quirks")
+    mistyped_ids = set(rx_rng.sample(rx_ids, min(3, len(rx_ids))))
+    targeted_id = rx_rng.choice(rx_ids) if rx_ids else None
+    under_id = rx_rng.choice([x for x in rx_ids if x != targeted_id] or rx_ids) if rx_ids else None
     registry_path = out_dir / "registry.xlsx"
     _write_registry(facs, memberships, registry_path)
     baseline_path = out_dir / "baseline.xlsx"
@@ -579,6 +587,11 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
             ts = time.mktime(r.received.timetuple())  # local time, so mtime reads back as the manifest time
             os.utime(path, (ts, ts))
             returns.append(r)
+        for r in month_returns:
+            returns += _write_rx_returns(inbox, seed, r, rx_layouts, month_values(seed, r.facility, month, base_months[0]),
+                                         mistyped=r.facility.facility_id in mistyped_ids,
+                                         targeted=r.facility.facility_id == targeted_id,
+                                         under_report=0.55 if r.facility.facility_id == under_id else 1.0)
 
     returns.sort(key=lambda r: r.rel)
     buf = io.StringIO()
@@ -590,6 +603,39 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
     mistakes.sort(key=lambda m: (m["month"], m["facility_id"], m["file"]))
     return DemoRegion(registry_path, baseline_path, inbox, manifest_path,
                       [inbox / r.rel for r in returns], mistakes)
+
+
+def _write_rx_returns(inbox: Path, seed: int, r: _Return, rx_layouts: list[Layout], ops: dict[str, Any], *,
+                      mistyped: bool, targeted: bool, under_report: float) -> list[_Return]:
+    """The month's antibiotic-consumption and prescription-review returns of the facility behind `r`."""
+    from templates_xlsx.demo_rx import antibiotic_return, review_return
+
+    out = []
+    row = r.facility.row_for(r.month)
+    fseed = f"{seed}:{r.facility.facility_id}"
+    for lay in rx_layouts:
+        lv = lay.latest_version_for(r.month)
+        if lv is None:
+            continue
+        if lay.template_id == "JX-YB02":
+            values, tables = antibiotic_return(fseed, r.month, ops, row["tier"], mistyped=mistyped,
+                                               under_report=under_report)
+            choices: dict[str, str] = {}
+            stem = "抗菌药物消耗"
+        else:
+            values, method, rows = review_return(fseed, r.month, ops, targeted=targeted)
+            tables, choices, stem = {"review": rows}, {"sampling_method": method}, "处方点评"
+        rel = r.rel.removesuffix(".xlsx") + f"_{stem}.xlsx"
+        received = r.received + dt.timedelta(hours=1 + len(out))
+        data = fill_bytes(template_path(lay.template_id, lv.version), facility_name=row["name"],
+                          facility_code=r.facility.facility_id, period_text=_month_text(r.month), values=values,
+                          choices=choices, tables=tables)
+        path = inbox / rel
+        path.write_bytes(data)
+        ts = time.mktime(received.timetuple())
+        os.utime(path, (ts, ts))
+        out.append(_Return(r.facility, r.month, rel, received, values, _month_text(r.month), r.facility.facility_id))
+    return out
 
 
 def _write_baseline(seed: int, facs: list[_Facility], months: list[str], tiers: set[str], origin: str,

@@ -16,8 +16,6 @@ from warehouse.db import insert_rows, transaction
 
 ANTIBIOTIC_TEMPLATE = "JX-YB02"
 REVIEW_TEMPLATE = "JX-YB03"
-REVIEW_MAP = {"n_drugs": "n_drugs", "has_antibiotic": "antibiotic", "has_injection": "injection",
-              "n_essential": "n_essential", "n_generic": "n_generic", "amount": "amount", "rational": "rational"}
 DDD_LINE_COLUMNS = ["submission_id", "row_no", "generic_name", "form_route", "strength", "pack_unit",
                     "qty_inpatient", "status", "reason", "atc", "route", "ddd", "ddd_unit", "ddd_table",
                     "ddds_inpatient"]
@@ -120,33 +118,62 @@ def _antibiotic(sub: _Sub, consumption: dict[int, dict[str, Any]], catalogue: di
     return derived, line_rows
 
 
-def _review(sub: _Sub, review: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    from metrics.prescribing.review import count_sample
+REVIEW_SUMS_SQL = """
+-- 处方点评表 sums per return: N, A, C, E, G, I, K, O of the national sheet, from rows whose summed cells all
+-- read cleanly (a row with an unreadable count has its own finding and is left out, and counted as such)
+WITH cells AS (
+    SELECT submission_id, row_no, field, value, status, sheet, cell
+    FROM return_rows
+    WHERE tbl = 'review' AND list_contains($ids, submission_id)
+      AND field IN ('n_drugs', 'has_antibiotic', 'has_injection', 'n_essential', 'n_generic', 'amount', 'rational')
+),
+rows AS (
+    SELECT submission_id, row_no, any_value(sheet) AS sheet,
+           bool_and(status IN ('ok', 'blank_zero') AND value IS NOT NULL) AS clean,
+           sum(value) FILTER (WHERE field = 'n_drugs') AS a, sum(value) FILTER (WHERE field = 'has_antibiotic') AS c,
+           sum(value) FILTER (WHERE field = 'has_injection') AS e, sum(value) FILTER (WHERE field = 'n_essential') AS g,
+           sum(value) FILTER (WHERE field = 'n_generic') AS i, sum(value) FILTER (WHERE field = 'amount') AS k,
+           sum(value) FILTER (WHERE field = 'rational') AS o,
+           min(cell) FILTER (WHERE field = 'n_drugs') AS drug_cell
+    FROM cells GROUP BY submission_id, row_no
+),
+final AS (
+    SELECT submission_id, any_value(sheet) AS sheet,
+           first(drug_cell ORDER BY row_no) || ':' || last(drug_cell ORDER BY row_no) AS cell_range,
+           count(*) FILTER (WHERE clean) AS n, count(*) FILTER (WHERE NOT clean) AS skipped,
+           coalesce(sum(a) FILTER (WHERE clean), 0) AS a, coalesce(sum(c) FILTER (WHERE clean), 0) AS c,
+           coalesce(sum(e) FILTER (WHERE clean), 0) AS e, coalesce(sum(g) FILTER (WHERE clean), 0) AS g,
+           coalesce(sum(i) FILTER (WHERE clean), 0) AS i, coalesce(sum(k) FILTER (WHERE clean), 0) AS k,
+           coalesce(sum(o) FILTER (WHERE clean), 0) AS o
+    FROM rows GROUP BY submission_id
+)
+SELECT * FROM final ORDER BY submission_id
+"""
+REVIEW_FIELDS = (("rx_sample_n", "n"), ("rx_sample_drugs", "a"), ("rx_sample_abx", "c"), ("rx_sample_inj", "e"),
+                 ("rx_sample_essential", "g"), ("rx_sample_generic", "i"), ("rx_sample_amount", "k"),
+                 ("rx_sample_rational", "o"))
 
-    good, skipped = [], 0
-    for cells in review.values():
-        if any(cells.get(f, (None, None, "blank"))[2] not in ("ok", "blank_zero") for f in REVIEW_MAP):
-            skipped += 1  # a row with an unreadable or missing count has its own finding; it is not summed
-            continue
-        row = {k: cells[f][0] for f, k in REVIEW_MAP.items()}
-        row["codes"] = (cells.get("problem_codes") or (None, None))[1]
-        good.append(row)
-    counts = count_sample(good)
-    sheet, rng = _range(review, "n_drugs")
-    detail = f"点评处方 {counts.n} 张" + (f"，{skipped} 行因数据错误未计入" if skipped else "")
-    return [{"submission_id": sub.submission_id, "field": f, "value": float(v), "sheet": sheet, "cell": rng,
-             "detail": detail}
-            for f, v in (("rx_sample_n", counts.n), ("rx_sample_drugs", counts.a), ("rx_sample_abx", counts.c),
-                         ("rx_sample_inj", counts.e), ("rx_sample_essential", counts.g),
-                         ("rx_sample_generic", counts.i), ("rx_sample_amount", counts.k),
-                         ("rx_sample_rational", counts.o))]
+
+def _review(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict[str, Any]]:
+    """rx_sample_* items of each review return, summed in SQL (a bench return holds 1,000 rows)."""
+    if not ids:
+        return []
+    cur = con.execute(REVIEW_SUMS_SQL, {"ids": ids})
+    cols = [d[0] for d in cur.description]
+    out = []
+    for rec in (dict(zip(cols, r)) for r in cur.fetchall()):
+        detail = f"点评处方 {rec['n']} 张" + (f"，{rec['skipped']} 行因数据错误未计入" if rec["skipped"] else "")
+        for fld, key in REVIEW_FIELDS:
+            out.append({"submission_id": rec["submission_id"], "field": fld, "value": float(rec[key]),
+                        "sheet": rec["sheet"], "cell": rec["cell_range"], "detail": detail})
+    return out
 
 
 def derive_months(con: duckdb.DuckDBPyConnection, months: Iterable[str]) -> int:
     """Recompute derived_values (and the DDD line audit) for accepted detail returns of the months."""
     months = list(months)
     subs = _submissions(con, months)
-    tables = _tables(con, [s.submission_id for s in subs])
+    tables = _tables(con, [s.submission_id for s in subs if s.template_id == ANTIBIOTIC_TEMPLATE])
     cfg = None
     if any(s.template_id == ANTIBIOTIC_TEMPLATE for s in subs):
         from metrics.ddd.engine import load_ddd_config
@@ -160,9 +187,9 @@ def derive_months(con: duckdb.DuckDBPyConnection, months: Iterable[str]) -> int:
                                 tables.get((sub.submission_id, "catalogue"), {}), cfg)
             derived += d
             lines += ln
-        else:
-            derived += _review(sub, tables.get((sub.submission_id, "review"), {}))
+
     ids = [s.submission_id for s in subs]
+    derived += _review(con, [s.submission_id for s in subs if s.template_id == REVIEW_TEMPLATE])
     with transaction(con):
         con.execute("DELETE FROM derived_values WHERE submission_id IN (SELECT submission_id FROM submissions "
                     "WHERE list_contains(?, period))", [months])
