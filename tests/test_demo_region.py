@@ -137,6 +137,10 @@ def test_full_region_returns_read_back(full: tuple[DemoRegion, float], tmp_path:
     for path in sorted((region.inbox_dir / PERIOD).iterdir()):
         rel = f"{PERIOD}/{path.name}"
         parsed = read_return(path, path.name)
+        if parsed.template_id != "JX-YB01":  # the rational-prescribing returns: read cleanly, tables present
+            assert parsed.template_id in ("JX-YB02", "JX-YB03") and not parsed.findings, (rel, parsed.findings)
+            assert all(parsed.tables.values()), rel
+            continue
         v = parsed.value_map()
         mistake = by_file.get(rel)
         codes = {f.code for f in parsed.findings}
