@@ -12,7 +12,9 @@ from typing import Any
 from metrics.catalog import CATALOG_DIR, CatalogError, all_fields_by_code, check_keys, load_yaml
 
 OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE = "ok", "undefined", "missing", "data_error", "no_base"
-STATUSES = (OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE)
+SMALL_SAMPLE = "small_sample"   # computed from a sample too small to be representative (处方点评 抽样不足)
+STATUSES = (OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE, SMALL_SAMPLE)
+SAMPLES = ("rx_review",)        # samples an indicator may declare it is computed from
 DIRECTIONS = ("up", "down", "monitor", "band")
 FORMULA_KINDS = ("ratio", "value", "growth")
 DEFAULT_CALIBRE = "default"  # name of the calibre of an indicator that declares a single `formula`
@@ -63,6 +65,7 @@ class Indicator:
     nat_no: str | None = None
     note_zh: str | None = None
     examples: tuple[Example, ...] = ()
+    sample: str | None = None           # e.g. rx_review: marked small_sample when that sample is inadequate
 
     def calibre(self, name: str | None = None) -> Calibre:
         """The named calibre (口径), or the default one."""
@@ -100,7 +103,7 @@ class IndicatorValue:
 # ---------------------------------------------------------------------------------------------- loader
 
 _IND_KEYS = {"code", "nat_no", "name_zh", "unit", "direction", "decimals", "note_zh", "formula",
-             "calibres", "default_calibre", "examples"}
+             "calibres", "default_calibre", "examples", "sample"}
 _FORMULA_KEYS = {"kind", "numerator", "subtract", "denominator", "scale", "of"}
 _CALIBRE_KEYS = {"label_zh", "formula"}
 _EXAMPLE_KEYS = {"given", "base", "blocked", "calibre", "expect"}
@@ -209,10 +212,12 @@ def _load(path: Path) -> tuple[Indicator, ...]:
         names = {c.name for c in calibres}
         examples = tuple(_example(e, f"{where}.examples[{j}]", known, names)
                          for j, e in enumerate(d.get("examples") or []))
+        if d.get("sample") is not None and d["sample"] not in SAMPLES:
+            raise CatalogError(f"{where}.sample: must be one of {list(SAMPLES)}, got {d['sample']!r}")
         out.append(Indicator(code=str(d["code"]), name_zh=str(d["name_zh"]), unit=str(d["unit"]),
                              direction=d["direction"], decimals=d["decimals"], calibres=calibres,
                              default_calibre=default, nat_no=d.get("nat_no"), note_zh=d.get("note_zh"),
-                             examples=examples))
+                             examples=examples, sample=d.get("sample")))
     codes = [x.code for x in out]
     if len(set(codes)) != len(codes):
         raise CatalogError(f"{path}: duplicate indicator codes")

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
-from metrics.indicators import DATA_ERROR, MISSING, NO_BASE, OK, UNDEFINED, Indicator, IndicatorValue, \
-    load_indicators
+from metrics.indicators import DATA_ERROR, MISSING, NO_BASE, OK, SMALL_SAMPLE, UNDEFINED, Indicator, \
+    IndicatorValue, load_indicators
 
 SCHEMES_DIR = CATALOG_DIR / "schemes"
 RULE_KINDS = ("ceiling", "floor", "band", "linear", "percentile", "monitor")
 POLICIES = ("redistribute", "zero")
 # which policy of a scheme item governs each non-ok indicator status
-POLICY_OF_STATUS = {MISSING: "missing", NO_BASE: "missing", DATA_ERROR: "data_error", UNDEFINED: "undefined"}
+POLICY_OF_STATUS = {MISSING: "missing", NO_BASE: "missing", DATA_ERROR: "data_error", UNDEFINED: "undefined",
+                    SMALL_SAMPLE: "missing"}
 DEFAULT_SECTION = "运营与药品"
-STATUS_ZH = {MISSING: "数据缺失", NO_BASE: "无上年同期数据", DATA_ERROR: "数据有误", UNDEFINED: "不适用（分母为0）"}
+STATUS_ZH = {SMALL_SAMPLE: "样本量不足", MISSING: "数据缺失", NO_BASE: "无上年同期数据", DATA_ERROR: "数据有误", UNDEFINED: "不适用（分母为0）"}
 # score row statuses
 SCORED, ZERO, REDISTRIBUTED, MONITOR, NOT_SCORED = "scored", "zero", "redistributed", "monitor", "not_scored"
 UNGROUPED = "未分组"

@@ -95,8 +95,13 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     for fid, group in facility_peer_groups(con, p).items():
         if group in s.groups:
             agg.setdefault(fid, {})
+    from warehouse.prescribing import mark_small_samples, samples
+
+    catalog = load_indicators()
     values = compute(agg, aggregate_fields(con, base_period, require_complete), blocked_fields(con, p),
-                     load_indicators(), s.calibres, base_blocked=blocked_fields(con, base_period))
+                     catalog, s.calibres, base_blocked=blocked_fields(con, base_period))
+    # review-sample indicators of a facility whose sample was too small in any month are marked, not trusted
+    values = mark_small_samples(values, samples(con, p), catalog)
     rows = [v.as_row(p.code) for v in values]
     with transaction(con):
         run_sql(con, "ind_delete_period", period=p.code)

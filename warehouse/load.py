@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -229,7 +230,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
         pf: list[Finding] = list(getattr(parsed, "findings", None) or [])
         # a file-level error (no cell) means nothing in the file can be trusted
         rejected = template_id is None or any(f.severity == "error" and not f.cell for f in pf)
+        extra = {k: {"value": v, "sheet": getattr(parsed, "sheet", None),
+                     "cell": (getattr(parsed, "header_cells", None) or {}).get(k)}
+                 for k, v in header.items() if k not in ("facility_name", "facility_code", "period", "period_text")}
         subs.append({"submission_id": reg.submission_id, "facility_id": facility_id, "period": period,
+                     "header_choices": json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None,
                      "template_id": template_id,
                      "template_version": getattr(parsed, "template_version", None),
                      "status": "rejected" if rejected else "received",
@@ -274,6 +279,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                 "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
                 " template_id = l.template_id, template_version = l.template_version, status = l.status,"
                 " header_name = l.header_name, header_code = l.header_code, header_period = l.header_period,"
+                " header_choices = CAST(l.header_choices AS JSON),"
                 " parsed = TRUE FROM _load_subs AS l WHERE s.submission_id = l.submission_id")
     finally:
         con.unregister("_load_subs")
