@@ -1,6 +1,10 @@
 """Build the official-looking, protected input templates (one .xlsx per layout version)."""
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+from copy import copy
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -10,9 +14,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from metrics.catalog import FieldDef, fields_by_code
-from templates_xlsx.determinism import save_deterministic
-from templates_xlsx.layout import Layout, LayoutVersion, load_layouts, split_cell
+from metrics.catalog import FieldDef
+from templates_xlsx.determinism import normalize_zip, save_deterministic
+from templates_xlsx.layout import ChoiceSpec, Layout, LayoutVersion, TableColumn, TableSpec, load_layouts, split_cell
 from templates_xlsx.read import META_ID_LABEL, META_VERSION_LABEL, PROP_TEMPLATE_ID, PROP_TEMPLATE_VERSION
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
@@ -91,12 +95,26 @@ _TEXT_RULES = {
 }
 
 
+def _dv_choice(spec: ChoiceSpec) -> DataValidation:
+    """Dropdown list validation for a choice input."""
+    dv = DataValidation(type="list", formula1='"' + ",".join(spec.options) + '"', allow_blank=True)
+    dv.showErrorMessage = True
+    dv.showInputMessage = True
+    dv.errorStyle = "stop"
+    dv.errorTitle = "填写有误"
+    dv.error = "请从下拉列表中选择：" + "、".join(spec.options) + "。"
+    dv.promptTitle = spec.label_zh[:32]
+    dv.prompt = ("请从下拉列表中选择：" + "、".join(spec.options) + "。")[:255]
+    dv.add(spec.cell)
+    return dv
+
+
 def _check_geometry(lv: LayoutVersion) -> int:
     """Validate that the layout fits the form grid; returns the value column of the table."""
     cols = {split_cell(f.cell)[1] for f in lv.fields}
     if len(cols) != 1 or min(cols) < 5:
         raise ValueError(f"layout {lv.version}: field cells must share one column at E or right of it")
-    for spec in list(lv.header.values()) + list(lv.footer.values()):
+    for spec in list(lv.header.values()) + list(lv.footer.values()) + list(lv.choices.values()):
         row, col = split_cell(spec.cell)
         if row <= 2 or col < 2:
             raise ValueError(f"layout {lv.version}: input {spec.name} at {spec.cell} leaves no room for its label")
@@ -115,7 +133,7 @@ def _merge_right(ws, used: set[tuple[int, int]], row: int, col: int, last_col: i
 
 def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None = None) -> Workbook:
     """The template workbook for one layout version (not yet saved)."""
-    fdefs = fields_by_code()
+    fdefs = layout.field_defs()
     vcol = _check_geometry(lv)
     ncols = vcol
     last_row_fields = max(split_cell(f.cell)[0] for f in lv.fields)
@@ -141,7 +159,7 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
     ws.row_dimensions[2].height = 20
 
     used: set[tuple[int, int]] = set()
-    specs = list(lv.header.items()) + list(lv.footer.items())
+    specs = list(lv.header.items()) + list(lv.footer.items()) + list(lv.choices.items())
     for _, spec in specs:
         row, col = split_cell(spec.cell)
         used.update({(row, col), (row, col - 1)})
@@ -161,6 +179,9 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
         for cc in range(col, end + 1):
             ws.cell(row, cc).border = UNDERLINE
         ws.row_dimensions[row].height = 22
+        if isinstance(spec, ChoiceSpec):
+            ws.add_data_validation(_dv_choice(spec))
+            continue
         mn, mx, prompt, err = _TEXT_RULES.get(key, (1, 50, f"请填写{spec.label_zh}。", "内容过长。"))
         dv = _dv_text(spec.cell, mn, mx, spec.label_zh[:32], prompt, err)
         ws.add_data_validation(dv)
@@ -195,13 +216,14 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
 
     # notes below everything
     last_row = max([last_row_fields] + [split_cell(s.cell)[0] for _, s in specs])
-    for i, text in enumerate(NOTES_ZH):
+    notes = layout.notes_zh or NOTES_ZH
+    for i, text in enumerate(notes):
         r = last_row + 2 + i
         c = ws.cell(r, 1, text)
         c.font, c.alignment = F_NOTE, Alignment(horizontal="left", vertical="center", wrap_text=True)
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncols)
         ws.row_dimensions[r].height = 16 if i == 0 else 28
-    last_row = last_row + 1 + len(NOTES_ZH)
+    last_row = last_row + 1 + len(notes)
 
     # defined names, one per input
     for name, cell in lv.inputs().items():
@@ -230,6 +252,9 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
     ws.print_title_rows = f"{thr}:{thr}"
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
 
+    for table in lv.tables:
+        _build_table_sheet(wb, layout, lv, table)
+
     # hidden meta sheet (readable by calamine after a re-save that drops names and custom properties)
     meta = wb.create_sheet(lv.meta_sheet)
     rows = [(META_ID_LABEL, layout.template_id), (META_VERSION_LABEL, lv.version), ("表号", layout.form_no),
@@ -253,6 +278,149 @@ def build_workbook(layout: Layout, lv: LayoutVersion, authority_zh: str | None =
     return wb
 
 
+TABLE_FORMATS = {"seq": "General", "text": "@", "codes": "@", "date": "yyyy-mm-dd", "count": "0", "flag": "0"}
+_CENTRED = ("seq", "date", "count", "flag")
+
+
+def _column_format(col: TableColumn) -> str:
+    """Number format of a table column's data cells."""
+    if col.kind == "amount":
+        return "#,##0.00" if col.unit == "元" else "General"
+    return TABLE_FORMATS[col.kind]
+
+
+def _dv_column(col: TableColumn, ref: str) -> DataValidation | None:
+    """Data validation (with a Chinese prompt) for one table column's data range; None for 序号."""
+    label = col.label_zh
+    if col.kind == "seq":
+        return None
+    if col.kind == "date":
+        dv = DataValidation(type="date", operator="between", formula1="36526", formula2="73050")
+        rule = "请填写日期，例如 2026-10-05"
+    elif col.kind == "flag":
+        dv = DataValidation(type="list", formula1='"0,1"')
+        rule = "请填写 1（是）或 0（否）"
+    elif col.kind in ("count", "amount"):
+        lo = 0.0 if col.min is None else col.min
+        kind = "whole" if col.kind == "count" else "decimal"
+        if col.max is not None:
+            dv = DataValidation(type=kind, operator="between", formula1=f"{lo:g}", formula2=f"{col.max:g}")
+            rule = f"请填写 {lo:g}～{col.max:g} 之间的{'整数' if kind == 'whole' else '数值'}"
+        else:
+            dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=f"{lo:g}")
+            rule = f"请填写不小于 {lo:g} 的{'整数' if kind == 'whole' else '数值'}"
+        if col.unit:
+            rule += f"（单位：{col.unit}）"
+        if col.blank == "zero":
+            rule += "；无发生数可留空或填 0"
+    else:
+        dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(col.max_len or 255))
+        rule = f"请填写文字，不超过 {col.max_len or 255} 个字符"
+        if col.kind == "codes":
+            rule = "请填写问题代码，多个代码用顿号分隔，例如 1-7、2-5；合理处方留空"
+    dv.showErrorMessage = True
+    dv.showInputMessage = True
+    dv.errorStyle = "stop"
+    dv.errorTitle = "填写有误"
+    dv.error = rule + "。"
+    dv.promptTitle = label[:32]
+    dv.prompt = (rule + "。")[:255]
+    dv.allow_blank = True
+    dv.add(ref)
+    return dv
+
+
+def _build_table_sheet(wb: Workbook, layout: Layout, lv: LayoutVersion, table: TableSpec) -> None:
+    """A protected sheet holding one multi-row table: title, note, column headers, shaded input rows."""
+    ws = wb.create_sheet(table.sheet)
+    ws.sheet_view.showGridLines = False
+    c0, c1 = table.first_col, table.last_col
+    for col in table.columns:
+        ws.column_dimensions[col.letter].width = col.width or 12
+
+    c = ws.cell(1, c0, table.title_zh)
+    c.font, c.alignment = Font(name="宋体", size=16, bold=True), Alignment(horizontal="center", vertical="center")
+    ws.merge_cells(start_row=1, start_column=c0, end_row=1, end_column=c1)
+    ws.row_dimensions[1].height = 30
+    if table.header_row > 2:
+        note = f"表号：{layout.form_no}（{table.sheet}）。填报单位、机构编码、统计期见「{lv.sheet}」表。"
+        if table.note_zh:
+            note += table.note_zh
+        c = ws.cell(2, c0, note)
+        c.font, c.alignment = F_NOTE, Alignment(horizontal="left", vertical="center", wrap_text=True)
+        ws.merge_cells(start_row=2, start_column=c0, end_row=table.header_row - 1, end_column=c1)
+        ws.row_dimensions[2].height = 30
+
+    hr = table.header_row
+    for col in table.columns:
+        c = ws[f"{col.letter}{hr}"]
+        c.value = col.label_zh
+        c.font, c.fill, c.border = F_HEAD, HEAD_FILL, BORDER
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[hr].height = 36
+
+    # one styled prototype cell per column, its style array copied to every data row (fast, identical styles)
+    protos = []
+    for col in table.columns:
+        p = ws[f"{col.letter}{table.first_data_row}"]
+        p.font, p.fill, p.border, p.protection = F_INPUT, INPUT_FILL, BORDER, UNLOCKED
+        p.number_format = _column_format(col)
+        p.alignment = Alignment(horizontal="center" if col.kind in _CENTRED else "left", vertical="center")
+        protos.append((split_cell(p.coordinate)[1], p._style))
+    for r in range(table.first_data_row + 1, table.last_data_row + 1):
+        for ci, style in protos:
+            ws.cell(r, ci)._style = copy(style)
+
+    for col in table.columns:
+        dv = _dv_column(col, f"{col.letter}{table.first_data_row}:{col.letter}{table.last_data_row}")
+        if dv is not None:
+            ws.add_data_validation(dv)
+
+    first, last = table.columns[0].letter, table.columns[-1].letter
+    ref = f"'{table.sheet}'!${first}${table.first_data_row}:${last}${table.last_data_row}"
+    wb.defined_names[table.range_name] = DefinedName(table.range_name, attr_text=ref)
+
+    ws.protection.sheet = True
+    ws.protection.password = SHEET_PASSWORD
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.freeze_panes = ws.cell(table.first_data_row, c0 + 1)
+    start = f"{table.columns[1].letter}{table.first_data_row}"
+    ws.sheet_view.selection[-1].activeCell = start
+    ws.sheet_view.selection[-1].sqref = start
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if len(table.columns) > 8 else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.6
+    ws.print_area = f"{first}1:{last}{table.last_data_row}"
+    ws.print_title_rows = f"{hr}:{hr}"
+    ws.oddHeader.center.text = f"{layout.title_zh}　{table.title_zh}"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+_EMPTY_NUMERIC = re.compile(rb'(<c r="[A-Z]{1,3}[0-9]{1,7}" s="[0-9]+") t="n" />')
+
+
+def save_template(layout: Layout, lv: LayoutVersion, path: Path, authority_zh: str | None = None) -> bytes:
+    """Build and save one template version deterministically; returns the bytes written.
+
+    Templates with tables have thousands of empty input cells: they are written as Excel writes them
+    (`<c r="B9" s="5"/>`, not openpyxl's `<c r="B9" s="5" t="n" />`), a fifth less XML for every reader.
+    """
+    data = save_deterministic(build_workbook(layout, lv, authority_zh), path)
+    if not lv.tables:
+        return data
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheets = {n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+    data = normalize_zip(data, replace={n: _EMPTY_NUMERIC.sub(rb"\1/>", b) for n, b in sheets.items()})
+    Path(path).write_bytes(data)
+    return data
+
+
 def build_templates(out_dir: Path = TEMPLATES_DIR, authority_zh: str | None = None) -> list[Path]:
     """Write one template file per layout version into out_dir; returns the paths (byte-identical per build)."""
     out_dir = Path(out_dir)
@@ -260,7 +428,7 @@ def build_templates(out_dir: Path = TEMPLATES_DIR, authority_zh: str | None = No
     for layout in load_layouts().values():
         for lv in layout.versions:
             path = out_dir / layout.template_filename(lv.version)
-            save_deterministic(build_workbook(layout, lv, authority_zh), path)
+            save_template(layout, lv, path, authority_zh)
             paths.append(path)
     return paths
 
@@ -275,7 +443,7 @@ def template_path(template_id: str | None = None, version: str | None = None,
         raise KeyError(f"{layout.template_id} has no version {version!r}")
     path = Path(out_dir) / layout.template_filename(lv.version)
     if not path.exists():
-        save_deterministic(build_workbook(layout, lv), path)
+        save_template(layout, lv, path)
     return path
 
 

@@ -13,15 +13,17 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from expectations.findings import Finding, make
 from metrics.catalog import FieldDef, fields_by_code
-from templates_xlsx.layout import Layout, LayoutVersion, load_layouts, split_cell
+from templates_xlsx.layout import (DEFAULT_FIELD_CATALOG, ChoiceSpec, Layout, LayoutVersion, TableSpec, load_layouts,
+                                   split_cell)
 from templates_xlsx.safety import DEFAULT_LIMITS, Limits, precheck, sniff
 
 MAX_ROWS = 5000
@@ -41,9 +43,10 @@ FILE_LEVEL_CODES = frozenset({
 _REL_OFFICE_DOC = "/officeDocument"
 _REL_CUSTOM = "/custom-properties"
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
+_RANGE_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
-_FORMULA_HINTS = (b"<f>", b"<f ", b"<f/>", b":f>", b":f ", b":f/>", b't="e"', b"t='e'", b"<!")
+_FORMULA_HINTS = (b"<f", b":f", b't="e"', b"t='e'", b"<!")  # superset of <f>, <f/>, <x:f …, error cells, DTD
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _SPACES = re.compile(r"\s+")
 _PERIOD_PATTERNS = (
@@ -79,6 +82,51 @@ class ParsedValue:
     status: str  # ok | blank | blank_zero | error
 
 
+class ParsedCell(NamedTuple):
+    """One table cell as read: where it is, what was typed, the parsed value and its status."""
+
+    sheet: str
+    cell: str
+    raw_text: str | None        # the text as typed (None when the cell held a plain number or date)
+    value: float | str | None   # numbers and 0/1 flags as float; text, codes and ISO dates as str
+    status: str                 # ok | blank | blank_zero | error
+
+
+@dataclass
+class ParsedRow:
+    """One data row of a table: its source row and its cells in the layout's column order (compact lists)."""
+
+    sheet: str
+    row: int                        # the worksheet row the cells came from (1-based)
+    fields: tuple[str, ...]         # column field codes (shared by every row of the table)
+    columns: tuple[str, ...]        # column letters as found in the file (shared)
+    values: tuple[float | str | None, ...]
+    raw_texts: tuple[str | None, ...]
+    statuses: tuple[str, ...]
+
+    def cell(self, field: str) -> ParsedCell:
+        """The ParsedCell of a field code (ValueError if the table has no such column)."""
+        i = self.fields.index(field)
+        return ParsedCell(self.sheet, f"{self.columns[i]}{self.row}", self.raw_texts[i], self.values[i],
+                          self.statuses[i])
+
+    @property
+    def cells(self) -> dict[str, ParsedCell]:
+        """Field code → ParsedCell (sheet, cell, raw_text, value, status) for every column."""
+        r = str(self.row)
+        return {f: ParsedCell(self.sheet, c + r, t, v, st) for f, c, t, v, st in
+                zip(self.fields, self.columns, self.raw_texts, self.values, self.statuses)}
+
+    def value_map(self) -> dict[str, float | str | None]:
+        """Field code → parsed value."""
+        return dict(zip(self.fields, self.values))
+
+    @property
+    def has_error(self) -> bool:
+        """True when a cell of the row could not be read (it has a finding)."""
+        return "error" in self.statuses
+
+
 @dataclass
 class ParsedReturn:
     """Everything read from one file (plain data, picklable)."""
@@ -95,6 +143,8 @@ class ParsedReturn:
     findings: list[Finding] = field(default_factory=list)
     file_format: str | None = None
     addressing: str | None = None  # names | layout | mixed
+    tables: dict[str, list[ParsedRow]] = field(default_factory=dict)        # data rows (blank/total rows left out)
+    table_totals: dict[str, list[ParsedRow]] = field(default_factory=dict)  # recognised total/summary rows
 
     @property
     def file_error(self) -> Finding | None:
@@ -107,6 +157,10 @@ class ParsedReturn:
     def value_map(self) -> dict[str, float | None]:
         """Field code → parsed value."""
         return {v.field: v.value for v in self.values}
+
+    def clear(self, finding: Finding) -> None:
+        """Drop everything read so far and keep one file-level finding."""
+        self.values, self.findings, self.tables, self.table_totals = [], [finding], {}, {}
 
 
 # ---------------------------------------------------------------- text and number parsing
@@ -199,6 +253,111 @@ def _code_text(raw: Any) -> str | None:
     return s or None
 
 
+# ---------------------------------------------------------------- table cells: dates, 0/1 flags, text
+
+_DATE_TEXT = (
+    re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?:[ T][0-9:.]*)?$"),
+    re.compile(r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})[日号]?$"),
+    re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$"),
+)
+_SERIAL_MIN, _SERIAL_MAX = 36526, 73050  # Excel serials of 2000-01-01 and 2099-12-31
+_EPOCH = dt.date(1899, 12, 30)
+_FLAG_TRUE = frozenset({"1", "1.0", "是", "Y", "YES", "有", "√", "✓", "✔", "TRUE", "T"})
+_FLAG_FALSE = frozenset({"0", "0.0", "否", "N", "NO", "无", "×", "✗", "✘", "X", "FALSE", "F"})
+
+
+def _ymd(y: int, m: int, d: int) -> str | None:
+    """ISO date when (y, m, d) is a real calendar day in 2000–2100, else None."""
+    if not 2000 <= y <= 2100:
+        return None
+    try:
+        return dt.date(y, m, d).isoformat()
+    except ValueError:
+        return None
+
+
+def parse_date(raw: Any) -> tuple[str | None, str | None, str]:
+    """(ISO date, raw_text, status) of a date cell: Excel date, '2026-10-05', '2026/10/5', '2026年10月5日', 20261005."""
+    if raw is None or raw == "":
+        return None, None, "blank"
+    t = type(raw)
+    if t is dt.date or t is dt.datetime:
+        iso = _ymd(raw.year, raw.month, raw.day)
+        return (iso, None, "ok") if iso else (None, _raw_text(raw), "error")
+    if t is float or t is int:
+        v = float(raw)
+        if math.isfinite(v) and v.is_integer():
+            n = int(v)
+            if 20000101 <= n <= 21001231:
+                iso = _ymd(n // 10000, n // 100 % 100, n % 100)
+                if iso:
+                    return iso, None, "ok"
+            elif _SERIAL_MIN <= n <= _SERIAL_MAX:  # an Excel date whose cell lost its date format
+                return (_EPOCH + dt.timedelta(days=n)).isoformat(), None, "ok"
+        return None, _raw_text(raw), "error"
+    if t is not str:
+        return None, _raw_text(raw), "error"
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        return None, None, "blank"
+    compact = text if " " not in text else (text if _DATE_TEXT[0].match(text) else _SPACES.sub("", text))
+    for pat in _DATE_TEXT:
+        m = pat.match(compact)
+        if m:
+            iso = _ymd(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            if iso:
+                return iso, raw, "ok"
+            break
+    return None, raw, "error"
+
+
+def parse_flag(raw: Any) -> tuple[float | None, str | None, str]:
+    """(1.0 | 0.0, raw_text, status) of a 0/1 cell: 0/1, 是/否, Y/N, 有/无, √/×, TRUE/FALSE."""
+    if raw is None or raw == "":
+        return None, None, "blank"
+    t = type(raw)
+    if t is float or t is int:
+        if raw == 1 or raw == 0:
+            return float(raw), None, "ok"
+        return None, _raw_text(raw), "error"
+    if t is bool:
+        return (1.0 if raw else 0.0), None, "ok"
+    if t is not str:
+        return None, _raw_text(raw), "error"
+    key = _clean(raw).upper()
+    if not key:
+        return None, None, "blank"
+    if key in _FLAG_TRUE:
+        return 1.0, raw, "ok"
+    if key in _FLAG_FALSE:
+        return 0.0, raw, "ok"
+    return None, raw, "error"
+
+
+def parse_text(raw: Any, codes: bool = False) -> tuple[str | None, str | None, str]:
+    """(text, raw_text, status) of a text cell: trimmed text; numbers and dates as typed-looking text.
+
+    With codes=True a date is turned back into the code Excel mangled: typing 1-7 gives 7 January → '1-7'.
+    """
+    if type(raw) is str:
+        v = raw.strip()
+        return (v, raw, "ok") if v else (None, None, "blank")
+    if raw is None:
+        return None, None, "blank"
+    if codes and isinstance(raw, (dt.date, dt.datetime)):
+        return f"{raw.month}-{raw.day}", _raw_text(raw), "ok"
+    return _raw_text(raw), None, "ok"
+
+
+def _seq(raw: Any) -> tuple[float | str | None, str | None, str]:
+    """序号 as typed (a number or text); never an error."""
+    if raw is None or raw == "":
+        return None, None, "blank"
+    if type(raw) is float or type(raw) is int:
+        return float(raw), None, "ok"
+    return parse_text(raw)
+
+
 # ---------------------------------------------------------------- package XML (defusedxml)
 
 def _local(tag: str) -> str:
@@ -250,6 +409,7 @@ class _Package:
     workbook_part: str | None = None
     sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name → part
     names: dict[str, tuple[str, str]] = field(default_factory=dict)  # defined name → (sheet, cell)
+    ranges: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name → (sheet, top-left, bottom-right)
     props: dict[str, str] = field(default_factory=dict)
 
 
@@ -287,10 +447,14 @@ def _read_package(z: zipfile.ZipFile) -> _Package:
                 pkg.sheet_parts[name] = targets[rid]
         elif tag == "definedName":
             name = el.get("name", "")
-            m = _NAME_REF.match((el.text or "").strip())
+            ref = (el.text or "").strip()
+            m = _NAME_REF.match(ref)
             if name and m and not name.startswith("_xlnm."):
                 sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
                 pkg.names[name] = (sheet, f"{m.group(3)}{m.group(4)}")
+            elif name and not name.startswith("_xlnm.") and (m := _RANGE_REF.match(ref)):
+                sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+                pkg.ranges[name] = (sheet, f"{m.group(3)}{m.group(4)}", f"{m.group(5)}{m.group(6)}")
     return pkg
 
 
@@ -357,21 +521,66 @@ def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str], max_row: int
 
 
 _REFS = (re.compile(rb' r="([A-Z]{0,4})([0-9]{1,9})"'), re.compile(rb" r='([A-Z]{0,4})([0-9]{1,9})'"))
+_REF_ROWS = re.compile(rb' r="[A-Z]{0,4}([0-9]{1,9})"')
+_REF_COLS = re.compile(rb' r="([A-Z]{1,4})[0-9]')
 
 
 def _bounds_of(buf: bytes, end: int) -> tuple[int, int, int]:
     """(max row ref, max column number, row tags) in buf[:end] (refs are scanned in all of buf)."""
-    refs = _REFS[0].findall(buf)
+    # two findalls reduced in C: a 2,000-row table sheet holds ~30,000 refs
+    max_row = max(map(int, _REF_ROWS.findall(buf)), default=0)
+    letters = set(_REF_COLS.findall(buf))
     if b" r='" in buf:
-        refs += _REFS[1].findall(buf)
-    max_row = max((int(d) for _, d in refs), default=0)
+        refs = _REFS[1].findall(buf)
+        max_row = max([max_row] + [int(d) for _, d in refs])
+        letters.update(c for c, _ in refs if c)
     max_col = 0
-    for col in {letters for letters, _ in refs if letters}:
+    for col in letters:
         n = 0
         for ch in col:
             n = n * 26 + ch - 64
         max_col = max(max_col, n)
     return max_row, max_col, buf.count(b"<row", 0, end) + buf.count(b":row", 0, end)
+
+
+def _above(n: int) -> bytes:
+    """A regex (bytes) matching decimal numbers greater than n, without leading zeros."""
+    d = str(n)
+    alts = [rb"[1-9][0-9]{%d,}" % len(d)]
+    for i, ch in enumerate(d):
+        if ch != "9":
+            rest = len(d) - i - 1
+            alts.append(d[:i].encode() + b"[%d-9]" % (int(ch) + 1) + (rb"[0-9]{%d}" % rest if rest else b""))
+    return b"(?:" + b"|".join(alts) + b")"
+
+
+@lru_cache(maxsize=8)
+def _out_of_bounds_re(max_rows: int, max_cols: int) -> re.Pattern[bytes]:
+    """Matches a cell/row reference beyond max_rows, or a column beyond max_cols (only 256 = IV supported)."""
+    if max_cols != 256:
+        raise ValueError("only MAX_COLS = 256 (IV) is supported")
+    return re.compile(rb""" r=["'](?:(?:[A-Z]{3,}|[J-Z][A-Z]|I[W-Z])[0-9]|[A-Z]{0,4}0*""" + _above(max_rows)
+                      + rb"""["'])""")  # one literal prefix: the regex engine skips to each ' r=' quickly
+
+
+_REF_SHAPE = bytes.maketrans(b"0123456789BCDEFGHIJKLMNOPQRSTUVWXYZ'", b"0" * 10 + b"A" * 25 + b'"')
+
+
+def within_bounds(data: bytes, max_rows: int, max_cols: int = MAX_COLS) -> bool:
+    """Cheap guard before calamine for a sheet part held in memory; False means: compute sheet_bounds.
+
+    True guarantees no reference beyond column IV and none with more digits than max_rows, so calamine's
+    rectangle stays below 10^digits × 256 cells; the exact row limit is then checked on calamine's range.
+    A few substring searches on a translated copy (digits → 0, letters → A), not a regex over every ref.
+    """
+    region = _cell_region(data)[1]
+    if region.count(b"<row") + region.count(b":row") > max_rows:
+        return False
+    shape = region.translate(_REF_SHAPE)  # quotes too: r='A1' reads as r="A1"
+    digits = b"0" * (len(str(max_rows)) + 1)
+    if b' r="A' + digits in shape or b' r="' + digits in shape:
+        return False
+    return b' r="AA' not in shape or _out_of_bounds_re(max_rows, max_cols).search(region) is None
 
 
 def sheet_bounds(z: zipfile.ZipFile, part: str, data: bytes | None = None, chunk: int = 1 << 20) -> tuple[int, int]:
@@ -470,20 +679,19 @@ def read_return(path: Path, original_name: str, layouts: dict[str, Layout] | Non
         _read(Path(path), res, layouts if layouts is not None else load_layouts(),
               fields if fields is not None else fields_by_code(), max_rows)
     except MemoryError:
-        res.values, res.findings = [], [make("parse-memory-exceeded", file=original_name)]
+        res.clear(make("parse-memory-exceeded", file=original_name))
     except UnsafeXml:
-        res.values, res.findings = [], [make("unsafe-xml", file=original_name)]
+        res.clear(make("unsafe-xml", file=original_name))
     except Unreadable as e:
-        res.values, res.findings = [], [make("unreadable-workbook", file=original_name, detail=str(e))]
+        res.clear(make("unreadable-workbook", file=original_name, detail=str(e)))
     except _NotSpreadsheet as e:
-        res.values, res.findings = [], [make("unknown-format", file=original_name,
-                                             detail=f"是其他类型的 Office 文档（{e}），不是 Excel 工作簿")]
+        res.clear(make("unknown-format", file=original_name,
+                       detail=f"是其他类型的 Office 文档（{e}），不是 Excel 工作簿"))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
-        res.values, res.findings = [], [make("unreadable-workbook", file=original_name,
-                                             detail=f"压缩结构损坏：{type(e).__name__}")]
+        res.clear(make("unreadable-workbook", file=original_name, detail=f"压缩结构损坏：{type(e).__name__}"))
     except Exception as e:  # noqa: BLE001 - a broken file must never stop the batch
-        res.values, res.findings = [], [make("unreadable-workbook", file=original_name,
-                                             detail=f"{type(e).__name__}: {str(e)[:80]}")]
+        res.clear(make("unreadable-workbook", file=original_name,
+                       detail=f"{type(e).__name__}: {str(e)[:80]}"))
     return res
 
 
@@ -546,6 +754,8 @@ def _read_book(path: Path, res: ParsedReturn, layouts: dict[str, Layout], fields
         res.findings.append(make("unknown-template", file=name, value=tver,
                                  detail=f"模板 {tid} 的版本「{tver or '（空）'}」未登记"))
         return
+    if layout.field_catalog != DEFAULT_FIELD_CATALOG:  # its own catalog; fields passed in still take precedence
+        fields = {**layout.field_defs(), **fields}
     res.sheet = lv.sheet
     if lv.sheet not in sheet_names:
         res.findings.append(make("sheet-missing", file=name, sheet=lv.sheet))
@@ -649,3 +859,224 @@ def _read_book(path: Path, res: ParsedReturn, layouts: dict[str, Layout], fields
         if status == "error":
             res.findings.append(make("value-not-number", value=raw_text, **kw))
         res.values.append(ParsedValue(fc.field, lv.sheet, ref, value, raw_text, status))
+
+    for key, spec in lv.choices.items():
+        ref = addr[spec.name]
+        res.header[key], res.header_cells[key] = _parse_choice(res, lv.sheet, ref, spec, cell_value(ref)), ref
+    for table in lv.tables:
+        if not _read_table(wb, z, pkg, res, table, sheet_names, max_rows):
+            return
+
+
+# ---------------------------------------------------------------- choices and tables
+
+def _parse_choice(res: ParsedReturn, sheet: str, ref: str, spec: ChoiceSpec, raw: Any) -> str | None:
+    """The option a choice cell holds ('随机抽样' → '随机'); a finding when blank (if required) or not an option."""
+    text = _text_or_none(raw)
+    kw = dict(file=res.original_name, sheet=sheet, cell=ref, field_zh=spec.label_zh, expected="、".join(spec.options))
+    if text is None:
+        if spec.required:
+            res.findings.append(make("choice-missing", **kw))
+        return None
+    key = _clean(text)
+    hits = [o for o in spec.options if o in key]
+    if len(hits) == 1:
+        return hits[0]
+    res.findings.append(make("choice-invalid", value=text, **kw))
+    return None
+
+
+def _column_parsers(table: TableSpec) -> list[tuple[Any, str, str]]:
+    """(parser, finding code on error, label) per column; parsers return (value, raw_text, status)."""
+    out: list[tuple[Any, str, str]] = []
+    for c in table.columns:
+        if c.kind in ("count", "amount"):
+            fd = FieldDef(c.field, c.label_zh, c.unit, "sum", c.kind, c.required, c.blank, table.name)
+            out.append((lambda raw, fd=fd: parse_number(raw, fd), "value-not-number", c.label_zh))
+        elif c.kind == "date":
+            out.append((parse_date, "date-unparseable", c.label_zh))
+        elif c.kind == "flag":
+            out.append((parse_flag, "flag-not-01", c.label_zh))
+        elif c.kind == "codes":
+            out.append((lambda raw: parse_text(raw, True), "", c.label_zh))
+        elif c.kind == "seq":
+            out.append((_seq, "", c.label_zh))
+        else:
+            out.append((parse_text, "", c.label_zh))
+    return out
+
+
+_K_SEQ, _K_TEXT, _K_CODES, _K_DATE, _K_NUMBER, _K_FLAG = range(6)
+_KIND_CODE = {"seq": _K_SEQ, "text": _K_TEXT, "codes": _K_CODES, "date": _K_DATE, "count": _K_NUMBER,
+              "amount": _K_NUMBER, "flag": _K_FLAG}
+
+
+def _read_table(wb: Any, z: zipfile.ZipFile | None, pkg: _Package, res: ParsedReturn, table: TableSpec,
+                sheet_names: list[str], max_rows: int) -> bool:
+    """Read one table's rows into res.tables; False after a file-level finding (the caller stops)."""
+    name, sheet = res.original_name, table.sheet
+    if sheet not in sheet_names:
+        res.findings.append(make("sheet-missing", file=name, sheet=sheet))
+        return False
+    part = pkg.sheet_parts.get(sheet) if z is not None else None
+    data = None
+    if part:  # bound the sheet before calamine allocates its full rectangle (exact figures only when over)
+        data = _small_part(z, part)
+        if data is None or not within_bounds(data, max_rows):
+            rows_n, cols_n = sheet_bounds(z, part, data)
+            if rows_n > max_rows:
+                res.findings.append(make("too-many-rows", file=name, sheet=sheet, value=rows_n, expected=max_rows))
+                return False
+            if cols_n > MAX_COLS:
+                res.findings.append(make("too-many-columns", file=name, sheet=sheet, value=cols_n,
+                                         expected=MAX_COLS))
+                return False
+    try:
+        sh = wb.get_sheet_by_name(sheet)
+        end = sh.end
+        if end is not None and (end[0] + 1 > max_rows or end[1] + 1 > MAX_COLS):
+            rows_n, cols_n = end[0] + 1, end[1] + 1
+            res.findings.append(make("too-many-rows", file=name, sheet=sheet, value=rows_n, expected=max_rows)
+                                if rows_n > max_rows else
+                                make("too-many-columns", file=name, sheet=sheet, value=cols_n, expected=MAX_COLS))
+            return False
+        grid = sh.to_python(skip_empty_area=False) if end is not None else []
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - calamine raises several unrelated types
+        res.findings.append(_calamine_error(e, name))
+        return False
+
+    # where the table starts: its defined range name when it points at the table's sheet, else the layout
+    first_row, offset = table.first_data_row, 0
+    hit = pkg.ranges.get(table.range_name)
+    if hit and hit[0] == sheet:
+        top_row, left_col = split_cell(hit[1])
+        first_row, offset = top_row, left_col - table.first_col
+    idx = [table.first_col - 1 + offset + i for i in range(len(table.columns))]
+    letters = tuple(_col_letters(i + 1) for i in idx)
+    fields = table.field_codes()
+    parsers = _column_parsers(table)
+    content = [idx[i] for i, c in enumerate(table.columns) if c.kind != "seq"]  # a row with nothing here is blank
+    total_at = [idx[[c.letter for c in table.columns].index(x)] for x in table.total_columns]
+    labels = tuple(_clean(x) for x in table.total_labels)
+    initials = frozenset(x[0] for x in labels)
+    width = max(map(len, grid), default=0)
+    if any(len(g) != width for g in grid):  # calamine returns a rectangle; pad anything ragged all the same
+        grid = [list(g) + [""] * (width - len(g)) for g in grid]
+
+    # 1. which rows are data, which are totals (合计/总计/小计… at the start of a total column); skip blank rows
+    data_rows: list[int] = []
+    total_rows: list[int] = []
+    overflow_first, overflow_n = 0, 0
+    for r0 in range(first_row - 1, len(grid)):
+        g = grid[r0]
+        for i in total_at:
+            v = g[i] if i < width else ""
+            if type(v) is str and v.lstrip()[:1] in initials and _clean(v).startswith(labels):
+                total_rows.append(r0)
+                break
+        else:
+            for i in content:
+                v = g[i] if i < width else ""
+                if v != "" and v is not None and not (type(v) is str and not v.strip()):
+                    break
+            else:
+                continue  # blank row
+            if len(data_rows) < table.max_rows:
+                data_rows.append(r0)
+            else:
+                overflow_first = overflow_first or r0 + 1
+                overflow_n += 1
+
+    # 2. parse column by column (one specialised comprehension per column), then zip back into rows
+    issues: dict[str, tuple[str, str | None]] = {}
+    if part and (data is None or _needs_scan(data)):  # formulas or error cells somewhere in the sheet
+        wanted = {f"{letters[i]}{r0 + 1}" for r0 in data_rows for i, c in enumerate(table.columns)
+                  if c.kind != "seq"}
+        if wanted:
+            issues = _scan_formulas(z, part, wanted, len(grid), data)
+    rows = _parse_rows(res, table, sheet, grid, data_rows, idx, letters, parsers, issues, width)
+    totals = _parse_rows(None, table, sheet, grid, total_rows, idx, letters, parsers, {}, width)
+    if overflow_n:
+        res.findings.append(make("table-too-long", file=name, sheet=sheet, cell=f"{letters[0]}{overflow_first}",
+                                 value=table.max_rows + overflow_n, expected=table.max_rows))
+    if table.summary_pattern and any(r.has_error for r in rows):
+        rows, totals = _summary_rows(res, table, rows, totals)
+    res.tables[table.name] = rows
+    res.table_totals[table.name] = totals
+    return True
+
+
+_BLANK = (None, None, "blank")
+_BLANK_ZERO = (0.0, None, "blank_zero")
+
+
+def _parse_column(code: int, parse: Any, zero: bool, col: list[Any]) -> list[tuple[Any, str | None, str]]:
+    """(value, raw_text, status) per cell of one column: inline fast paths for what calamine returns most."""
+    blank = _BLANK_ZERO if zero else _BLANK
+    if code == _K_NUMBER:
+        return [(v, None, "ok") if type(v) is float and v - v == 0 else
+                blank if v == "" or v is None else parse(v) for v in col]
+    if code == _K_TEXT or code == _K_CODES:
+        return [((s, v, "ok") if (s := v.strip()) else blank) if type(v) is str else
+                blank if v is None else parse(v) for v in col]
+    if code == _K_FLAG:
+        return [(v, None, "ok") if type(v) is float and (v == 1.0 or v == 0.0) else
+                blank if v == "" or v is None else parse(v) for v in col]
+    if code == _K_DATE:
+        return [(v.isoformat(), None, "ok") if type(v) is dt.date and 2000 <= v.year <= 2100 else
+                blank if v == "" or v is None else parse(v) for v in col]
+    return [blank if v == "" or v is None else parse(v) for v in col]
+
+
+def _parse_rows(res: ParsedReturn | None, table: TableSpec, sheet: str, grid: list[list[Any]], row_idx: list[int],
+                idx: list[int], letters: tuple[str, ...], parsers: list[tuple[Any, str, str]],
+                issues: dict[str, tuple[str, str | None]], width: int) -> list[ParsedRow]:
+    """ParsedRows of the given grid rows; findings go to res (None: total rows, no findings)."""
+    if not row_idx:
+        return []
+    fields = table.field_codes()
+    picked = [grid[r0] for r0 in row_idx]
+    columns = list(zip(*picked)) if width else []
+    empty = ("",) * len(picked)
+    parsed_cols = []
+    for i, c in enumerate(table.columns):
+        col = columns[idx[i]] if idx[i] < width else empty
+        parsed_cols.append(_parse_column(_KIND_CODE[c.kind], parsers[i][0], c.blank == "zero", col))
+    out = []
+    for j, cells in enumerate(zip(*parsed_cols)):
+        values, texts, statuses = zip(*cells)
+        row_no = row_idx[j] + 1
+        if res is not None and ("error" in statuses or issues):
+            values, texts, statuses = list(values), list(texts), list(statuses)
+            for i in range(len(fields)):
+                ref = f"{letters[i]}{row_no}"
+                issue = issues.get(ref) if issues else None
+                if issue is not None:
+                    kind, text = issue
+                    values[i], texts[i], statuses[i] = None, text, "error"
+                    code = "formula-error-value" if kind == "error" else "formula-no-cached-value"
+                    res.findings.append(make(code, file=res.original_name, sheet=sheet, cell=ref, field=fields[i],
+                                             field_zh=parsers[i][2], value=text))
+                elif statuses[i] == "error" and parsers[i][1]:
+                    res.findings.append(make(parsers[i][1], file=res.original_name, sheet=sheet, cell=ref,
+                                             field=fields[i], field_zh=parsers[i][2], value=texts[i]))
+            values, texts, statuses = tuple(values), tuple(texts), tuple(statuses)
+        out.append(ParsedRow(sheet, row_no, fields, letters, values, texts, statuses))
+    return out
+
+
+def _summary_rows(res: ParsedReturn, table: TableSpec, rows: list[ParsedRow], totals: list[ParsedRow]
+                  ) -> tuple[list[ParsedRow], list[ParsedRow]]:
+    """Move rows holding summary cells ('A=123', 'B=2.1' on the official sheet) to the totals, dropping their
+    findings: they failed to parse as data only because they are not data."""
+    pattern = re.compile(table.summary_pattern or "$^")
+    moved = {r.row for r in rows if r.has_error and any(type(t) is str and pattern.match(t) for t in r.raw_texts)}
+    if not moved:
+        return rows, totals
+    refs = {(r.sheet, f"{c}{r.row}") for r in rows if r.row in moved for c in r.columns}
+    res.findings = [f for f in res.findings if (f.sheet, f.cell) not in refs]
+    keep = [r for r in rows if r.row not in moved]
+    totals = sorted(totals + [r for r in rows if r.row in moved], key=lambda r: r.row)
+    return keep, totals

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from expectations.findings import Finding, make
-from templates_xlsx.read import ParsedReturn, ParsedValue
+from templates_xlsx.read import ParsedReturn, ParsedRow, ParsedValue
 from templates_xlsx.safety import precheck
 
 MB = 2 ** 20
@@ -51,7 +51,54 @@ def to_wire(pr: ParsedReturn) -> dict[str, Any]:
     d.update({k: dict(getattr(pr, k)) for k in _DICT_KEYS})
     d["values"] = [[getattr(v, k) for k in _VALUE_KEYS] for v in pr.values]
     d["findings"] = [[getattr(f, k) for k in _FINDING_KEYS] for f in pr.findings]
+    for key in _TABLE_KEYS:
+        d[key] = {name: _table_to_wire(rows) for name, rows in getattr(pr, key).items()}
     return d
+
+
+_TABLE_KEYS = ("tables", "table_totals")
+_STATUSES = frozenset({"ok", "blank", "blank_zero", "error"})
+_VALUE_TYPES = frozenset({float, str, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
+
+
+def _table_to_wire(rows: list[ParsedRow]) -> list[Any]:
+    """[sheet, fields, columns, [[row, values, raw_texts, statuses], …]]: the shared parts once per table."""
+    if not rows:
+        return [None, [], [], []]
+    first = rows[0]
+    return [first.sheet, list(first.fields), list(first.columns),
+            [[r.row, r.values, r.raw_texts, r.statuses] for r in rows]]
+
+
+def _table_from_wire(t: Any) -> list[ParsedRow]:
+    """Strict inverse of _table_to_wire (types and lengths checked)."""
+    sheet, fields, columns, rows = _row(t, 4)
+    if not rows:
+        return []
+    if not isinstance(sheet, str) or not isinstance(fields, list) or not isinstance(columns, list):
+        raise ValueError("malformed table from worker")
+    fields_t, columns_t = tuple(str(f) for f in fields), tuple(str(c) for c in columns)
+    n = len(fields_t)
+    if len(columns_t) != n:
+        raise ValueError("malformed table from worker")
+    out = []
+    for r in rows:  # type checks by set(map(type, …)): C-level, a 1,000-row table rebuilds in a few ms
+        if type(r) is not list or len(r) != 4:
+            raise ValueError("malformed table row from worker")
+        row, values, texts, statuses = r
+        if type(row) is not int or type(values) is not list or type(texts) is not list \
+                or type(statuses) is not list or not len(values) == len(texts) == len(statuses) == n:
+            raise ValueError("malformed table row from worker")
+        vt = set(map(type, values))
+        if not vt <= _VALUE_TYPES:
+            if not vt <= _VALUE_TYPES | {int}:
+                raise ValueError("malformed table cell from worker")
+            values = [float(v) if type(v) is int else v for v in values]
+        if not set(map(type, texts)) <= _TEXT_TYPES or not _STATUSES.issuperset(statuses):
+            raise ValueError("malformed table cell from worker")
+        out.append(ParsedRow(sheet, row, fields_t, columns_t, tuple(values), tuple(texts), tuple(statuses)))
+    return out
 
 
 def from_wire(d: dict[str, Any]) -> ParsedReturn:
@@ -67,6 +114,8 @@ def from_wire(d: dict[str, Any]) -> ParsedReturn:
     for v in pr.values:
         if v.value is not None and not isinstance(v.value, float):
             v.value = float(v.value)
+    for key in _TABLE_KEYS:
+        setattr(pr, key, {str(name): _table_from_wire(t) for name, t in dict(d.get(key) or {}).items()})
     return pr
 
 

@@ -23,7 +23,9 @@ def _sha(p: Path) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     paths = build_templates(tmp_path_factory.mktemp("tpl"))
-    assert [p.name for p in paths] == ["月报_运营与药品_v2026.1.xlsx"]
+    # JX-YB01 first; the table templates JX-YB02/03 are tested in tests/test_templates_tables.py
+    assert [p.name for p in paths] == ["月报_运营与药品_v2026.1.xlsx", "月报_抗菌药物消耗_v2026.1.xlsx",
+                                       "月报_处方点评_v2026.1.xlsx"]
     return paths[0]
 
 
