@@ -180,6 +180,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     from templates_xlsx.layout import files_a_return
     from templates_xlsx.report import IndicatorMeta, ReportData, write_ranked_workbook
     from warehouse.db import sql_text
+    from warehouse.prescribing import rational_rows, uncovered_rows
     from warehouse.registry import facilities_for_period
 
     period = run.period
@@ -221,12 +222,18 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         used = {it.indicator for items in scheme.groups.values() for it in items}
         metas = [IndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, i.nat_no)
                  for i in load_indicators().values() if i.code in used]
+        sections = {it.indicator: it.section for items in scheme.groups.values() for it in items}
+        by_id = {f["facility_id"]: f for f in facs}
+        league_facs = [by_id.get(r["facility_id"], {"facility_id": r["facility_id"], "name": r["name"]})
+                       | {"peer_group": r["peer_group"]} for r in league]
+        rational = rational_rows(con, p, league_facs, ind_rows) if "合理用药" in sections.values() else []
         data = ReportData(period=period, prev_period=prev_period, scheme_version=scheme_version,
                           run_id=run.run_id, data_cutoff=str(cutoff or "无"), league=league,
                           indicator_rows=ind_rows, indicators=metas,
                           coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
                                     "not_scored": not_scored},
-                          notes=scheme_notes(scheme))
+                          notes=scheme_notes(scheme), sections=sections, rational=rational,
+                          uncovered=uncovered_rows(con, p))
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
         # the auditor's workbook is per month: a quarter or year run writes one for each of its months
         audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx")

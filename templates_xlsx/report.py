@@ -24,7 +24,7 @@ THIN = Side(style="thin", color="A6A6A6")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 
 STATUS_ZH = {
-    "ok": "", "undefined": "分母为0（无定义）", "missing": "未报", "data_error": "数据错误",
+    "ok": "", "small_sample": "样本量不足", "undefined": "分母为0（无定义）", "missing": "未报", "data_error": "数据错误",
     "no_base": "无基期数据", "not_scored": "未评分", "scored": "已评分",
 }
 
@@ -51,6 +51,9 @@ class ReportData:
     indicators: list[IndicatorMeta]       # report order
     coverage: dict[str, Any]              # expected / received / scored / not scored with reasons
     notes: list[str] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)   # indicator → scheme section (league subtotals)
+    rational: list[dict[str, Any]] = field(default_factory=list)    # 合理用药 sheet rows
+    uncovered: list[dict[str, Any]] = field(default_factory=list)   # DDD未覆盖 sheet rows
 
 
 def _num_format(decimals: int) -> str:
@@ -102,6 +105,10 @@ def write_ranked_workbook(data: ReportData, path: Path) -> Path:
     for group, rows in groups.items():
         _league_sheet(wb, _sheet_title(f"排名-{group}", used), group, rows, by_fac, data)
     _indicator_sheet(wb, _sheet_title("指标值", used), groups, by_fac, data)
+    if data.rational:
+        _rational_sheet(wb, _sheet_title("合理用药", used), data)
+    if data.uncovered:
+        _uncovered_sheet(wb, _sheet_title("DDD未覆盖清单", used), data)
     _notes_sheet(wb, _sheet_title("说明", used), data)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_deterministic(wb, path)
@@ -113,6 +120,9 @@ def _league_sheet(wb: Workbook, title: str, group: str, rows: list[dict[str, Any
     ws = wb.create_sheet(title)
     ws.cell(row=1, column=1, value=f"{group} 绩效考核排名（{data.period}，方案 {data.scheme_version}）").font = TITLE_FONT
     heads = ["排名", "机构编码", "机构名称", "综合得分", "等级", "分位档", "排名变化", "状态"]
+    sections = list(dict.fromkeys(data.sections.values())) if len(set(data.sections.values())) > 1 else []
+    heads += [f"{sec}得分" for sec in sections]
+    first_ind = len(heads) + 1
     for m in data.indicators:
         heads += [f"{m.code} {m.name_zh}（{m.unit}）", f"{m.code} 得分"]
     _header(ws, 3, heads)
@@ -124,6 +134,10 @@ def _league_sheet(wb: Workbook, title: str, group: str, rows: list[dict[str, Any
                 _rank_change(row["rank"], row["prev_rank"]) if scored else None,
                 "已评分" if scored else f"未评分：{row['reason'] or ''}"]
         ind = by_fac.get(row["facility_id"], {})
+        for sec in sections:  # raw points of the section's indicators (before any weight redistribution)
+            pts = [x.get("points") for code, x in ind.items() if data.sections.get(code) == sec
+                   and x.get("points") is not None]
+            vals.append(float(sum(pts)) if pts and scored else None)
         for m in data.indicators:
             x = ind.get(m.code, {})
             status = x.get("status")
@@ -134,15 +148,17 @@ def _league_sheet(wb: Workbook, title: str, group: str, rows: list[dict[str, Any
             cell.font = BODY_FONT
             cell.border = BORDER
         ws.cell(row=r, column=4).number_format = "0.00"
+        for j in range(len(sections)):
+            ws.cell(row=r, column=9 + j).number_format = "0.00"
         for i, m in enumerate(data.indicators):
-            ws.cell(row=r, column=9 + 2 * i).number_format = _num_format(m.decimals)
-            ws.cell(row=r, column=10 + 2 * i).number_format = "0.00"
+            ws.cell(row=r, column=first_ind + 2 * i).number_format = _num_format(m.decimals)
+            ws.cell(row=r, column=first_ind + 1 + 2 * i).number_format = "0.00"
         r += 1
     last = r - 1
     ws.freeze_panes = "D4"
     if last >= 4:
         ws.auto_filter.ref = f"A3:{get_column_letter(len(heads))}{last}"
-    widths = [6, 12, 28, 10, 8, 8, 9, 16] + [14, 8] * len(data.indicators)
+    widths = [6, 12, 28, 10, 8, 8, 9, 16] + [12] * len(sections) + [14, 8] * len(data.indicators)
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
     ws.row_dimensions[3].height = 45
@@ -266,3 +282,76 @@ def _notes_sheet(wb: Workbook, title: str, data: ReportData) -> None:
     ws.column_dimensions["C"].width = 40
     for col in "DEF":
         ws.column_dimensions[col].width = 12
+
+
+def _table_sheet(ws, title: str, heads: list[str], rows: list[list[Any]], widths: list[int],
+                 formats: dict[int, str] | None = None) -> None:
+    ws.cell(row=1, column=1, value=title).font = TITLE_FONT
+    _header(ws, 3, heads)
+    for r, vals in enumerate(rows, start=4):
+        for c, v in enumerate(vals, start=1):
+            cell = ws.cell(row=r, column=c, value=excel_text(_to_number(v)))
+            cell.font = BODY_FONT
+            cell.border = BORDER
+            if formats and c in formats:
+                cell.number_format = formats[c]
+    ws.freeze_panes = "D4"
+    if rows:
+        ws.auto_filter.ref = f"A3:{get_column_letter(len(heads))}{3 + len(rows)}"
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.row_dimensions[3].height = 45
+
+
+def _rational_sheet(wb: Workbook, title: str, data: ReportData) -> None:
+    """合理用药: rates vs each facility's own targets, review indicators vs WHO/INRUD, sample and cross-check."""
+    ws = wb.create_sheet(title)
+    heads = ["机构编码", "机构名称", "同组"]
+    cols: list[tuple[str, str]] = []
+    for code, label in (("HL01", "抗菌药物使用强度（DDDs/百人天）"), ("HL02", "门诊抗菌药物处方比例（%）"),
+                        ("HL03", "急诊抗菌药物处方比例（%）"), ("HL04", "住院患者抗菌药物使用率（%）"),
+                        ("HL05", "Ⅰ类切口预防用药比例（%）"), ("HL06", "抗菌药物品种数")):
+        heads += [f"{code} {label}", f"{code} 目标", f"{code} 判定"]
+        cols += [(code, "v"), (code, "target"), (code, "verdict")]
+    for code, label in (("HL07", "B 平均用药品种数"), ("HL08", "D 抗菌药处方百分率（%）"),
+                        ("HL09", "F 注射剂处方百分率（%）"), ("HL10", "H 基本药物百分率（%）"),
+                        ("HL11", "J 通用名百分率（%）")):
+        heads += [f"{code} {label}", f"{code} WHO/INRUD参考", f"{code} 判定"]
+        cols += [(code, "v"), (code, "ref"), (code, "verdict")]
+    heads += ["HL12 平均处方金额（元）", "HL13 合理处方百分率（%）", "点评处方数", "抽样方式", "抽样是否充足",
+              "交叉核查", "自报门诊抗菌药物处方比例（%）", "抽样比例（%）", "抽样比例置信区间", "p值（精确二项检验）",
+              "核查说明"]
+    rows = []
+    for r in data.rational:
+        vals: list[Any] = [r["facility_id"], r["name"], r["peer_group"]]
+        for code, kind in cols:
+            if kind == "v":
+                st = r.get(f"{code}_status")
+                vals.append(r.get(code) if r.get(code) is not None else STATUS_ZH.get(st or "missing", st))
+            else:
+                vals.append(r.get(f"{code}_{kind}"))
+        vals += [r.get("HL12"), r.get("HL13"), r.get("sample_n"), r.get("sample_method"), r.get("sample_adequate"),
+                 r.get("crosscheck"), r.get("reported_rate"), r.get("sample_rate"), r.get("interval"),
+                 r.get("p_value"), r.get("crosscheck_reason")]
+        rows.append(vals)
+    n = len(heads)
+    _table_sheet(ws, f"合理用药（{data.period}）：抗菌药物使用、处方点评与 WHO/INRUD 指标", heads, rows,
+                 [12, 26, 10] + [12] * (n - 3),
+                 {n - 4: "0.00", n - 3: "0.00", n - 1: "0.0000"})
+    note = ws.cell(row=4 + len(rows) + 1, column=1,
+                   value="说明：目标值按机构级别、类别、专科取自目标表；交叉核查仅对随机抽样进行，自报比例落在抽样比例的 "
+                         "Wilson 置信区间之外时标记；本表不含处方医师、药师姓名与诊断。")
+    note.font = BODY_FONT
+
+
+def _uncovered_sheet(wb: Workbook, title: str, data: ReportData) -> None:
+    """Products whose consumption AUD could not count, for the bureau's pharmacists to resolve."""
+    ws = wb.create_sheet(title)
+    heads = ["通用名", "剂型/给药途径", "规格", "包装单位", "机构编码", "统计期", "住院用量", "占本机构住院用量（%）",
+             "状态", "原因"]
+    state = {"not_covered": "未能折算DDD", "out_of_scope": "不属抗菌药物统计范围"}
+    rows = [[u["generic_name"], u["form_route"], u["strength"], u["pack_unit"], u["facility_id"], u["period"],
+             u["qty_inpatient"], u["share_pct"], state.get(u["status"], u["status"]), u["reason"]]
+            for u in data.uncovered]
+    _table_sheet(ws, f"DDD未覆盖清单（{data.period}）：请药学人员补充DDD或更正品名", heads, rows,
+                 [24, 14, 16, 8, 10, 9, 10, 12, 16, 48], {7: "#,##0", 8: "0.00"})

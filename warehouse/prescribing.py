@@ -134,3 +134,93 @@ def rate(num: Any, den: Any) -> Decimal | None:
     if num is None or not den:
         return None
     return Decimal(str(num)) * 100 / Decimal(str(den))
+
+
+TARGET_KEYS = {"HL01": "aud", "HL02": "outpatient_rate", "HL03": "emergency_rate", "HL04": "inpatient_rate",
+               "HL05": "incision_i_prophylaxis_rate", "HL06": "varieties"}
+INRUD_OF = {"HL07": "B", "HL08": "D", "HL09": "F", "HL10": "H", "HL11": "J"}
+
+
+def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, facilities: list[dict[str, Any]],
+                  indicator_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per facility for the report's 合理用药 sheet: rates vs own targets, review indicators vs WHO/INRUD,
+    sample size and adequacy, cross-check. No names, no diagnoses."""
+    from metrics.prescribing.antibiotic_rates import judge, target_for
+    from metrics.prescribing.review import load_inrud
+    from metrics.prescribing._common import compare
+
+    inrud = load_inrud()
+    vals: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in indicator_rows:
+        vals.setdefault(r["facility_id"], {})[r["indicator"]] = r
+    fac_samples = samples(con, period)
+    out = []
+    for f in facilities:
+        fid = f["facility_id"]
+        iv = vals.get(fid, {})
+        row: dict[str, Any] = {"facility_id": fid, "name": f.get("name"), "peer_group": f.get("peer_group")}
+        for code, key in TARGET_KEYS.items():
+            x = iv.get(code, {})
+            t = target_for(key, f.get("tier"), f.get("ftype"), f.get("specialty"))
+            row[code] = x.get("value") if x.get("status") == "ok" else None
+            row[f"{code}_status"] = x.get("status")
+            row[f"{code}_target"] = t.text if t else "无目标"
+            row[f"{code}_verdict"] = judge(x.get("value"), t, "missing" if x.get("status") in (None, "missing") else "ok")
+        for code, sym in INRUD_OF.items():
+            x = iv.get(code, {})
+            ref = inrud[sym]
+            v = x.get("value")
+            row[code] = v
+            row[f"{code}_status"] = x.get("status")
+            row[f"{code}_ref"] = f"{ref.op}{ref.value.normalize():f}{ref.unit}"
+            row[f"{code}_verdict"] = ("无数据" if v is None else "达标" if compare(Decimal(str(v)), ref.op, ref.value)
+                                      else "未达标")
+        for code in ("HL12", "HL13"):
+            x = iv.get(code, {})
+            row[code], row[f"{code}_status"] = x.get("value"), x.get("status")
+        fs = fac_samples.get(fid)
+        if fs is None or not fs.reviewed:
+            row.update(sample_n=None, sample_method=None, sample_adequate="未报送处方点评表", crosscheck="—")
+        else:
+            cc = crosscheck(fs)
+            row.update(
+                sample_n=sum(m["n"] or 0 for m in fs.months.values() if m.get("n") is not None),
+                sample_method=fs.method() or "不一致",
+                sample_adequate="符合" if fs.adequate else f"样本量不足（{fs.reason_zh()}）",
+                crosscheck=cc.status_zh, crosscheck_reason=cc.reason_zh,
+                reported_rate=None if cc.reported_rate is None else float(cc.reported_rate * 100),
+                sample_rate=None if cc.sample_rate is None else float(cc.sample_rate * 100),
+                interval=(None if cc.lower is None else
+                          f"{float(cc.lower * 100):.2f}%–{float(cc.upper * 100):.2f}%（{float(cc.level * 100):g}%）"),
+                p_value=None if cc.p_value is None else float(cc.p_value))
+        out.append(row)
+    return out
+
+
+UNCOVERED_SQL = """
+-- consumption rows AUD could not count, with their share of the facility's in-scope inpatient quantity
+WITH lines AS (
+    SELECT s.facility_id, s.period, l.* FROM ddd_lines l JOIN submissions s USING (submission_id)
+    WHERE s.status = 'accepted' AND list_contains($months, s.period)
+),
+totals AS (
+    SELECT submission_id, sum(qty_inpatient) FILTER (WHERE status <> 'out_of_scope') AS in_scope_qty
+    FROM lines GROUP BY submission_id
+),
+final AS (
+    SELECT l.facility_id, l.period, l.generic_name, l.form_route, l.strength, l.pack_unit, l.qty_inpatient,
+           CASE WHEN t.in_scope_qty > 0 THEN l.qty_inpatient * 100 / t.in_scope_qty END AS share_pct,
+           l.status, l.reason, l.row_no
+    FROM lines l JOIN totals t USING (submission_id)
+    WHERE l.status <> 'ok'
+)
+SELECT * FROM final ORDER BY generic_name, facility_id, period, row_no
+"""
+
+
+def uncovered_rows(con: duckdb.DuckDBPyConnection, period: Period | str) -> list[dict[str, Any]]:
+    """Products whose consumption AUD could not count (no DDD, unmatched, out of scope), for the pharmacists."""
+    p = parse_period(period)
+    cur = con.execute(UNCOVERED_SQL, {"months": list(p.months)})
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
