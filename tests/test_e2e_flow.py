@@ -254,3 +254,46 @@ def test_flow_records_stage_tasks_and_artifacts(first_run):
     assert {"discover", "archive-register", "parse-batch", "load-batch", "validate", "compute", "score",
             "report"} <= tasks
     assert keys == {"monthly-summary", "top10-by-peer-group", "findings-by-severity"}
+
+
+def test_no_personal_names_or_diagnoses_leave_the_warehouse(first_run):
+    """Prescriber/pharmacist names are pseudonymised on load; names and diagnoses appear in no output."""
+    import glob
+
+    from templates_xlsx.read import read_return
+    from warehouse.db import connect
+
+    settings, region, result, _ = first_run
+    names, diagnoses = set(), set()
+    for path in sorted((region.inbox_dir / PERIOD).glob("*处方点评.xlsx")):
+        parsed = read_return(path, path.name)
+        for row in parsed.tables.get("review", []):
+            for fld in ("prescriber", "pharmacist_review", "pharmacist_dispense"):
+                names.add(row.cell(fld).value)
+            diagnoses.add(row.cell("diagnosis").value)
+    names.discard(None)
+    diagnoses.discard(None)
+    if not names:
+        pytest.skip("the demo region has no 处方点评表 (template not published)")
+    con = connect(settings.warehouse_path)
+    try:
+        stored = {r[0] for r in con.execute(
+            "SELECT DISTINCT coalesce(text, raw_text) FROM return_rows WHERE field IN "
+            "('prescriber', 'pharmacist_review', 'pharmacist_dispense')").fetchall()}
+        finding_values = {r[0] for r in con.execute("SELECT value FROM findings").fetchall()}
+    finally:
+        con.close()
+    assert stored and all(s.startswith("P-") for s in stored) and not (stored & names)
+    assert not (finding_values & names)
+    texts = []
+    for path in glob.glob(str(settings.out_dir / "**" / "*"), recursive=True):
+        p = Path(path)
+        if p.suffix == ".xlsx":
+            wb = openpyxl.load_workbook(p, read_only=True)
+            texts += [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row
+                      if isinstance(c, str)]
+        elif p.suffix in (".html", ".json"):
+            texts.append(p.read_text(encoding="utf-8", errors="ignore"))
+    blob = "\n".join(texts)
+    assert not [n for n in names if n in blob]
+    assert not [d for d in diagnoses if len(d) > 2 and d in blob]
