@@ -482,7 +482,7 @@ def _footer(f: _Facility, row: dict, received: dt.datetime) -> dict[str, str]:
 
 
 def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10", seed: int = 42,
-                    months: int = 13) -> DemoRegion:
+                    months: int = 13, rx_sizes: dict[str, int] | None = None) -> DemoRegion:
     """Write registry.xlsx, baseline.xlsx and inbox/ (`months` months of returns + manifest.csv) under out_dir."""
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
@@ -591,7 +591,8 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
             returns += _write_rx_returns(inbox, seed, r, rx_layouts, month_values(seed, r.facility, month, base_months[0]),
                                          mistyped=r.facility.facility_id in mistyped_ids,
                                          targeted=r.facility.facility_id == targeted_id,
-                                         under_report=0.55 if r.facility.facility_id == under_id else 1.0)
+                                         under_report=0.55 if r.facility.facility_id == under_id else 1.0,
+                                         sizes=rx_sizes or {})
 
     returns.sort(key=lambda r: r.rel)
     buf = io.StringIO()
@@ -606,7 +607,7 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
 
 
 def _write_rx_returns(inbox: Path, seed: int, r: _Return, rx_layouts: list[Layout], ops: dict[str, Any], *,
-                      mistyped: bool, targeted: bool, under_report: float) -> list[_Return]:
+                      mistyped: bool, targeted: bool, under_report: float, sizes: dict[str, int]) -> list[_Return]:
     """The month's antibiotic-consumption and prescription-review returns of the facility behind `r`."""
     from templates_xlsx.demo_rx import antibiotic_return, review_return
 
@@ -619,11 +620,12 @@ def _write_rx_returns(inbox: Path, seed: int, r: _Return, rx_layouts: list[Layou
             continue
         if lay.template_id == "JX-YB02":
             values, tables = antibiotic_return(fseed, r.month, ops, row["tier"], mistyped=mistyped,
-                                               under_report=under_report)
+                                               under_report=under_report, n_products=sizes.get("products"))
             choices: dict[str, str] = {}
             stem = "抗菌药物消耗"
         else:
-            values, method, rows = review_return(fseed, r.month, ops, targeted=targeted)
+            values, method, rows = review_return(fseed, r.month, ops, targeted=targeted,
+                                                 n_rows=sizes.get("review_rows"))
             tables, choices, stem = {"review": rows}, {"sampling_method": method}, "处方点评"
         rel = r.rel.removesuffix(".xlsx") + f"_{stem}.xlsx"
         received = r.received + dt.timedelta(hours=1 + len(out))

@@ -65,7 +65,8 @@ def _name(rng: random.Random) -> str:
 
 
 def antibiotic_return(seed: str, month: str, ops: dict[str, Any], tier: str, *, mistyped: bool = False,
-                      under_report: float = 1.0) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]]]:
+                      under_report: float = 1.0, n_products: int | None = None
+                      ) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]]]:
     """Fixed counts and the consumption + catalogue tables of one facility-month.
 
     `under_report` < 1 makes the hospital claim fewer antibiotic prescriptions than its sample shows.
@@ -91,6 +92,8 @@ def antibiotic_return(seed: str, month: str, ops: dict[str, Any], tier: str, *, 
     total_ddds = aud * float(ops.get("discharge_bed_days") or 0) / 100
     k = frng.randint(12, len(PRODUCTS))
     mix = sorted(frng.sample(range(len(PRODUCTS)), k))
+    if n_products is not None:  # bench size: every product in several pack sizes (same DDD per smallest unit)
+        mix = [i % len(PRODUCTS) for i in range(n_products)]
     weight = sum(PRODUCTS[i][5] for i in mix)
     rows = []
     for i in mix:
@@ -116,13 +119,13 @@ def antibiotic_return(seed: str, month: str, ops: dict[str, Any], tier: str, *, 
     return counts, {"consumption": rows, "catalogue": catalogue}
 
 
-def review_return(seed: str, month: str, ops: dict[str, Any], *, targeted: bool = False
-                  ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+def review_return(seed: str, month: str, ops: dict[str, Any], *, targeted: bool = False,
+                  n_rows: int | None = None) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """The month's total prescriptions, the sampling method and the sampled prescriptions."""
     rng = random.Random(f"{seed}:rx:{month}")
     frng = random.Random(f"{seed}:rx-profile")
     total = int(ops.get("op_rx_total") or 0)
-    n = max(100, min(220, round(total * 0.0012 * rng.uniform(1.0, 1.3))))
+    n = n_rows or max(100, min(220, round(total * 0.0012 * rng.uniform(1.0, 1.3))))
     abx_rate = outpatient_abx_rate(seed) * (1.6 if targeted else 1.0)  # a targeted sample over-represents them
     y, m = int(month[:4]), int(month[5:7])
     days = (dt.date(y + m // 12, m % 12 + 1, 1) - dt.date(y, m, 1)).days
