@@ -295,6 +295,8 @@ def _table_sheet(ws, title: str, heads: list[str], rows: list[list[Any]], widths
             cell.border = BORDER
             if formats and c in formats:
                 cell.number_format = formats[c]
+            elif isinstance(v, (float, Decimal)):
+                cell.number_format = "0.00"
     ws.freeze_panes = "D4"
     if rows:
         ws.auto_filter.ref = f"A3:{get_column_letter(len(heads))}{3 + len(rows)}"
@@ -318,6 +320,8 @@ def _rational_sheet(wb: Workbook, title: str, data: ReportData) -> None:
                         ("HL11", "J 通用名百分率（%）")):
         heads += [f"{code} {label}", f"{code} WHO/INRUD参考", f"{code} 判定"]
         cols += [(code, "v"), (code, "ref"), (code, "verdict")]
+    heads += ["上年同期AUD（按本期DDD表重算）", "AUD同比变化（%）", "同比口径说明"]
+    cols += [("aud_base", "raw"), ("aud_change", "raw"), ("aud_yoy_note", "raw")]
     heads += ["HL12 平均处方金额（元）", "HL13 合理处方百分率（%）", "点评处方数", "抽样方式", "抽样是否充足",
               "交叉核查", "自报门诊抗菌药物处方比例（%）", "抽样比例（%）", "抽样比例置信区间", "p值（精确二项检验）",
               "核查说明"]
@@ -328,6 +332,8 @@ def _rational_sheet(wb: Workbook, title: str, data: ReportData) -> None:
             if kind == "v":
                 st = r.get(f"{code}_status")
                 vals.append(r.get(code) if r.get(code) is not None else STATUS_ZH.get(st or "missing", st))
+            elif kind == "raw":
+                vals.append(r.get(code))
             else:
                 vals.append(r.get(f"{code}_{kind}"))
         vals += [r.get("HL12"), r.get("HL13"), r.get("sample_n"), r.get("sample_method"), r.get("sample_adequate"),

@@ -57,12 +57,10 @@ def _range(rows: dict[int, dict[str, Any]], fld: str) -> tuple[str, str]:
     return sheet, f"{cells[0][4]}:{cells[-1][4]}" if len(cells) > 1 else cells[0][4]
 
 
-def _antibiotic(sub: _Sub, consumption: dict[int, dict[str, Any]], catalogue: dict[int, dict[str, Any]],
-                cfg: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from metrics.ddd.engine import ConsumptionRow, ddd_lines
-    from metrics.ddd.names import name_key
+def consumption_rows(consumption: dict[int, dict[str, Any]]) -> list[Any]:
+    """The DDD engine's ConsumptionRows of one return's 抗菌药物消耗 table (row number kept as the ref)."""
+    from metrics.ddd.engine import ConsumptionRow
 
-    year = int(sub.period[:4])
     rows = []
     for row_no, cells in sorted(consumption.items()):
         def text(f: str) -> str:
@@ -77,7 +75,24 @@ def _antibiotic(sub: _Sub, consumption: dict[int, dict[str, Any]], catalogue: di
                                    form=text("form_route"), packaging_unit=text("pack_unit"),
                                    quantity_inpatient=num("qty_inpatient"), quantity_outpatient=num("qty_outpatient"),
                                    atc=text("atc_code") or None, ref=str(row_no)))
-    lines = ddd_lines(rows, year, cfg)
+    return rows
+
+
+def consumption_by_month(con: duckdb.DuckDBPyConnection, months: list[str]) -> dict[tuple[str, str], list[Any]]:
+    """(facility, month) → ConsumptionRows of the accepted antibiotic return."""
+    subs = [s for s in _submissions(con, months) if s.template_id == ANTIBIOTIC_TEMPLATE]
+    tables = _tables(con, [s.submission_id for s in subs])
+    return {(s.facility_id, s.period): consumption_rows(tables.get((s.submission_id, "consumption"), {}))
+            for s in subs}
+
+
+def _antibiotic(sub: _Sub, consumption: dict[int, dict[str, Any]], catalogue: dict[int, dict[str, Any]],
+                cfg: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from metrics.ddd.engine import ddd_lines
+    from metrics.ddd.names import name_key
+
+    year = int(sub.period[:4])
+    lines = ddd_lines(consumption_rows(consumption), year, cfg)
     total = sum((ln.ddds_inpatient or Decimal(0) for ln in lines if ln.status == "ok"), Decimal(0))
     covered = sum(1 for ln in lines if ln.status == "ok")
     uncovered = sum(1 for ln in lines if ln.status == "not_covered")

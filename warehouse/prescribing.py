@@ -141,6 +141,31 @@ TARGET_KEYS = {"HL01": "aud", "HL02": "outpatient_rate", "HL03": "emergency_rate
 INRUD_OF = {"HL07": "B", "HL08": "D", "HL09": "F", "HL10": "H", "HL11": "J"}
 
 
+def aud_year_over_year(con: duckdb.DuckDBPyConnection, period: Period | str) -> dict[str, Any]:
+    """Facility → YearComparison: this period's AUD and the same period last year's, both under this period's
+    DDD table (WHO revises DDDs, so a base computed with its own year's table would not compare)."""
+    from metrics.ddd.engine import compare_years, load_ddd_config
+    from metrics.periods import same_period_last_year
+    from warehouse.derive import consumption_by_month
+
+    p = parse_period(period)
+    base = same_period_last_year(p)
+    months = list(p.months) + list(base.months)
+    rows = consumption_by_month(con, months)
+    days = {(f, m): v for f, m, v in con.execute(
+        "SELECT s.facility_id, s.period, v.value FROM submissions s JOIN return_values v USING (submission_id) "
+        "WHERE s.status = 'accepted' AND s.template_id = 'JX-YB01' AND v.field = 'discharge_bed_days' "
+        "AND list_contains(?, s.period)", [months]).fetchall()}
+    cfg = load_ddd_config() if rows else None
+    out = {}
+    for fid in sorted({f for f, _ in rows}):
+        cur = [(rows.get((fid, m), []), days.get((fid, m))) for m in p.months]
+        bas = [(rows.get((fid, m), []), days.get((fid, m))) for m in base.months]
+        if all((fid, m) in rows for m in base.months):
+            out[fid] = compare_years(cur, bas, p.year, cfg)
+    return out
+
+
 def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, facilities: list[dict[str, Any]],
                   indicator_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per facility for the report's 合理用药 sheet: rates vs own targets, review indicators vs WHO/INRUD,
@@ -154,6 +179,7 @@ def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, faciliti
     for r in indicator_rows:
         vals.setdefault(r["facility_id"], {})[r["indicator"]] = r
     fac_samples = samples(con, period)
+    yoy = aud_year_over_year(con, period)
     out = []
     for f in facilities:
         fid = f["facility_id"]
@@ -178,6 +204,12 @@ def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, faciliti
         for code in ("HL12", "HL13"):
             x = iv.get(code, {})
             row[code], row[f"{code}_status"] = x.get("value"), x.get("status")
+        cmp = yoy.get(fid)
+        if cmp is None:
+            row.update(aud_base=None, aud_change=None, aud_yoy_note="无上年同期抗菌药物消耗月报")
+        else:
+            row.update(aud_base=None if cmp.base.value is None else float(cmp.base.value),
+                       aud_change=None if cmp.change is None else float(cmp.change * 100), aud_yoy_note=cmp.note_zh)
         fs = fac_samples.get(fid)
         if fs is None or not fs.reviewed:
             row.update(sample_n=None, sample_method=None, sample_adequate="未报送处方点评表", crosscheck="—")
