@@ -283,24 +283,28 @@ def _period(value: object, where: str, allow_none: bool) -> str | None:
 
 
 def _text(value: object, where: str, max_len: int = 200) -> str:
+    """Non-empty text of bounded length."""
     if not isinstance(value, str) or not value.strip() or len(value) > max_len:
         raise CatalogError(f"{where}: expected non-empty text (at most {max_len} characters), got {value!r}")
     return value
 
 
 def _sheet_name(value: object, where: str) -> str:
+    """A legal Excel sheet name."""
     if not isinstance(value, str) or not value or len(value) > 31 or any(ch in value for ch in "[]:*?/\\'"):
         raise CatalogError(f"{where}: expected a sheet name (1–31 characters, none of []:*?/\\')")
     return value
 
 
 def _positive_int(value: object, where: str, upper: int | None = None) -> int:
+    """A whole number ≥ 1 (and ≤ upper)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (upper is not None and value > upper):
         raise CatalogError(f"{where}: expected a whole number 1–{upper or '∞'}, got {value!r}")
     return value
 
 
 def _choices(doc: object, where: str) -> dict[str, ChoiceSpec]:
+    """The `choices:` mapping of a version (dropdown inputs)."""
     if not isinstance(doc, dict):
         raise CatalogError(f"{where}: expected a mapping")
     out = {}
@@ -322,6 +326,7 @@ def _choices(doc: object, where: str) -> dict[str, ChoiceSpec]:
 
 
 def _number_or_none(value: object, where: str) -> float | None:
+    """An optional number."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -330,6 +335,7 @@ def _number_or_none(value: object, where: str) -> float | None:
 
 
 def _column(letter: object, spec: object, where: str) -> TableColumn:
+    """One table column (letter → field, label, kind, hints)."""
     if not isinstance(letter, str) or not _COL_RE.match(letter):
         raise CatalogError(f"{where}: bad column letter {letter!r} (expected like B)")
     w = f"{where}.{letter}"
@@ -364,6 +370,7 @@ def _column(letter: object, spec: object, where: str) -> TableColumn:
 
 
 def _table(doc: object, where: str) -> TableSpec:
+    """One entry of a version's `tables:` list."""
     check_keys(doc, _TABLE_KEYS | _TABLE_OPTIONAL, _TABLE_KEYS, where)
     name = doc["name"]
     if not isinstance(name, str) or not _CODE_RE.match(name):
@@ -404,7 +411,8 @@ def _table(doc: object, where: str) -> TableSpec:
             raise CatalogError(f"{where}.summary_pattern: not a regular expression ({e})") from e
     return TableSpec(name=name, sheet=_sheet_name(doc["sheet"], where + ".sheet"),
                      title_zh=_text(doc["title_zh"], where + ".title_zh", 60), header_row=header_row,
-                     first_data_row=first, max_rows=max_rows, range_name=_name(doc["range_name"], where + ".range_name"),
+                     first_data_row=first, max_rows=max_rows,
+                     range_name=_name(doc["range_name"], where + ".range_name"),
                      columns=columns, note_zh=note, total_labels=tuple(labels), total_columns=tuple(total_cols),
                      summary_pattern=pattern)
 

@@ -43,7 +43,8 @@ FILE_LEVEL_CODES = frozenset({
 _REL_OFFICE_DOC = "/officeDocument"
 _REL_CUSTOM = "/custom-properties"
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
-_RANGE_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
+_RANGE_REF = re.compile(
+    r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
 _FORMULA_HINTS = (b"<f", b":f", b't="e"', b"t='e'", b"<!")  # superset of <f>, <f/>, <x:f …, error cells, DTD
