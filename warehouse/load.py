@@ -176,36 +176,71 @@ def facility_index(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return idx
 
 
-def _table_rows(sid: str, owner: str, parsed: Any, key: bytes | None,
-                pf: list[Finding]) -> list[tuple]:
-    """return_rows tuples of a parsed return's tables; personal names replaced by keyed pseudonyms."""
+def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: list[Finding],
+                   cols: dict[str, list]) -> None:
+    """Append a parsed return's table cells to column lists (return_rows layout), names pseudonymised.
+
+    Column-wise on purpose: a bench return holds 15,000 cells, and per-cell tuples cost more than the parse.
+    """
     tables = getattr(parsed, "tables", None) or {}
     if not tables:
-        return []
+        return
     from templates_xlsx.layout import load_layouts
 
     layout = load_layouts().get(parsed.template_id)
     lv = layout.version(parsed.template_version or "") if layout else None
     specs = {t.name: t for t in (lv.tables if lv else ())}
-    out: list[tuple] = []
     masked: set[tuple[str, str]] = set()
+    memo: dict[Any, str | None] = {}  # a return names a dozen people over a thousand rows
+
+    def pseudo(text: Any) -> str | None:
+        if text not in memo:
+            memo[text] = pseudonymise(key, owner, text)  # type: ignore[arg-type]
+        return memo[text]
+
     for name, rows in tables.items():
-        pseud = set(specs[name].pii_fields("pseudonymise")) if name in specs else set()
+        if not rows:
+            continue
+        pseud = [i for i, f in enumerate(rows[0].fields)
+                 if name in specs and f in specs[name].pii_fields("pseudonymise")]
         if pseud and key is None:
             raise ValueError("a pseudonymisation key is required to load tables with personal names")
+        fields, width = rows[0].fields, len(rows[0].fields)
         for pr in rows:
-            for i, fld in enumerate(pr.fields):
-                v, raw, cell = pr.values[i], pr.raw_texts[i], f"{pr.columns[i]}{pr.row}"
-                num = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-                text = v if isinstance(v, str) else None
-                if fld in pseud:
-                    text = raw = pseudonymise(key, owner, text if text is not None else raw)  # type: ignore[arg-type]
-                    masked.add((pr.sheet, cell))
-                out.append((sid, name, pr.row, fld, num, text, raw, pr.sheet, cell, pr.statuses[i]))
+            values, raws = pr.values, pr.raw_texts
+            if pseud:
+                values, raws = list(values), list(raws)
+                for i in pseud:
+                    raws[i] = values[i] = pseudo(values[i] if values[i] is not None else raws[i])
+                    masked.add((pr.sheet, f"{pr.columns[i]}{pr.row}"))
+            cols["tbl"].extend([name] * width)
+            cols["row_no"].extend([pr.row] * width)
+            cols["field"].extend(fields)
+            cols["v"].extend(values)
+            cols["raw_text"].extend(raws)
+            cols["sheet"].extend([pr.sheet] * width)
+            cols["cell"].extend([f"{c}{pr.row}" for c in pr.columns])
+            cols["status"].extend(pr.statuses)
+            cols["submission_id"].extend([sid] * width)
     for f in pf:  # a finding on a name cell must not carry the name either
         if (f.sheet, f.cell) in masked and f.value is not None:
             f.value = "（已脱敏）"
-    return out
+
+
+def _rows_frame(cols: dict[str, list]):
+    """return_rows frame from the column lists: numbers to `value`, text (incl. ISO dates, codes) to `text`."""
+    import pandas as pd
+
+    v = pd.Series(cols["v"], dtype=object)
+    is_text = v.map(lambda x: isinstance(x, str))
+    frame = pd.DataFrame({
+        "submission_id": cols["submission_id"], "tbl": cols["tbl"],
+        "row_no": pd.Series(cols["row_no"], dtype="int64"), "field": cols["field"],
+        "value": pd.to_numeric(v.where(~is_text, None), errors="coerce").astype("float64"),
+        "text": v.where(is_text, None), "raw_text": pd.Series(cols["raw_text"], dtype=object),
+        "sheet": cols["sheet"], "cell": cols["cell"], "status": cols["status"]})
+    frame["raw_text"] = frame["raw_text"].where(frame["raw_text"].notna(), None)
+    return frame
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any]],
@@ -219,7 +254,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
     if not batch:
         return 0
     index = facility_index(con)
-    subs, values, findings, table_rows = [], [], [], []
+    subs, values, findings = [], [], []
+    row_cols: dict[str, list] = {k: [] for k in ("submission_id", "tbl", "row_no", "field", "v", "raw_text",
+                                                 "sheet", "cell", "status")}
     for reg, parsed in batch:
         header = dict(getattr(parsed, "header", None) or {})
         code = header.get("facility_code")
@@ -242,8 +279,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                      "header_period": _text(header.get("period_text"))})
         for v in getattr(parsed, "values", None) or []:
             values.append((reg.submission_id, v.field, v.value, v.raw_text, v.sheet, v.cell, v.status))
-        table_rows.extend(_table_rows(reg.submission_id, facility_id or code_s or reg.submission_id, parsed,
-                                      pseudonym_key, pf))
+        _table_columns(reg.submission_id, facility_id or code_s or reg.submission_id, parsed, pseudonym_key, pf,
+                       row_cols)
         for f in pf:
             f.submission_id = reg.submission_id
             f.file = f.file or reg.item.rel_name
@@ -255,12 +292,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                                               "status"])
     val_frame["value"] = pd.to_numeric(val_frame["value"]).astype("float64")
     val_frame["raw_text"] = val_frame["raw_text"].astype("str").where(val_frame["raw_text"].notna(), None)
-    row_frame = pd.DataFrame(table_rows, columns=["submission_id", "tbl", "row_no", "field", "value", "text",
-                                                  "raw_text", "sheet", "cell", "status"])
-    row_frame["value"] = pd.to_numeric(row_frame["value"]).astype("float64")
-    row_frame["row_no"] = row_frame["row_no"].astype("int64")
-    for c in ("text", "raw_text"):
-        row_frame[c] = row_frame[c].astype(object).where(row_frame[c].notna(), None)
+    row_frame = _rows_frame(row_cols)
     con.register("_load_subs", sub_frame)
     con.register("_load_vals", val_frame)
     con.register("_load_rows", row_frame)
