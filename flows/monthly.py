@@ -14,7 +14,25 @@ from prefect.utilities.annotations import quote
 from flows import pipeline, progress
 from flows.settings import Settings
 
-PARSE_BATCH = 250  # files per parse task: tens of tasks at most, never one per file
+PARSE_BATCH = 250               # files per parse task: tens of tasks at most, never one per file
+PARSE_BATCH_BYTES = 12 * 2**20  # …and at most this much file size, so big-table returns keep memory bounded
+
+
+def _batches(regs: list) -> list[list]:
+    """Consecutive batches of at most PARSE_BATCH files and PARSE_BATCH_BYTES bytes (at least one file each)."""
+    out: list[list] = []
+    cur: list = []
+    size = 0
+    for r in regs:
+        n = r.stored_path.stat().st_size
+        if cur and (len(cur) >= PARSE_BATCH or size + n > PARSE_BATCH_BYTES):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(r)
+        size += n
+    if cur:
+        out.append(cur)
+    return out
 
 _task = dict(cache_policy=NO_CACHE, persist_result=False)
 
@@ -90,10 +108,10 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
         new = [r for r in regs if r.is_new]
         run.new_files = len(new)
         progress.reporter.stage("解析报表", total=len(new))
-        for i in range(0, len(new), PARSE_BATCH):
+        for batch in _batches(new):
             # quote(): hand the batches over as they are; Prefect would otherwise walk every parsed value
             with timed("parse"):
-                parsed = parse_task(settings, quote(new[i:i + PARSE_BATCH]))
+                parsed = parse_task(settings, quote(batch))
             with timed("load"):
                 run.values_loaded += load_task(settings, quote(parsed))
         progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
