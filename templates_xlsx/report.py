@@ -320,8 +320,10 @@ def _rational_sheet(wb: Workbook, title: str, data: ReportData) -> None:
                         ("HL11", "J 通用名百分率（%）")):
         heads += [f"{code} {label}", f"{code} WHO/INRUD参考", f"{code} 判定"]
         cols += [(code, "v"), (code, "ref"), (code, "verdict")]
-    heads += ["上年同期AUD（按本期DDD表重算）", "AUD同比变化（%）", "同比口径说明"]
-    cols += [("aud_base", "raw"), ("aud_change", "raw"), ("aud_yoy_note", "raw")]
+    heads += ["上年同期AUD（按本期DDD表重算）", "AUD同比变化（%）", "同比口径说明", "收治患者人天数（AUD分母）",
+              "实际占用总床日数", "人天数核对"]
+    cols += [("aud_base", "raw"), ("aud_change", "raw"), ("aud_yoy_note", "raw"), ("patient_days", "raw"),
+             ("occupied_bed_days", "raw"), ("patient_days_check", "raw")]
     heads += ["HL12 平均处方金额（元）", "HL13 合理处方百分率（%）", "点评处方数", "抽样方式", "抽样是否充足",
               "交叉核查", "自报门诊抗菌药物处方比例（%）", "抽样比例（%）", "抽样比例置信区间", "p值（精确二项检验）",
               "核查说明"]

@@ -178,6 +178,15 @@ def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, faciliti
     vals: dict[str, dict[str, dict[str, Any]]] = {}
     for r in indicator_rows:
         vals.setdefault(r["facility_id"], {})[r["indicator"]] = r
+    from metrics.catalog import CATALOG_DIR, check_keys, load_yaml
+    from warehouse.compute import aggregate_fields
+
+    cfg_path = CATALOG_DIR / "crosschecks.yaml"
+    cfg = load_yaml(cfg_path)
+    check_keys(cfg, {"version", "patient_days"}, {"patient_days"}, str(cfg_path))
+    check_keys(cfg["patient_days"], {"max_relative_gap"}, {"max_relative_gap"}, f"{cfg_path}: patient_days")
+    max_gap = Decimal(str(cfg["patient_days"]["max_relative_gap"]))
+    agg = aggregate_fields(con, period)
     fac_samples = samples(con, period)
     yoy = aud_year_over_year(con, period)
     out = []
@@ -204,6 +213,16 @@ def rational_rows(con: duckdb.DuckDBPyConnection, period: Period | str, faciliti
         for code in ("HL12", "HL13"):
             x = iv.get(code, {})
             row[code], row[f"{code}_status"] = x.get("value"), x.get("status")
+        a = agg.get(fid, {})
+        pdays, occ = a.get("discharge_bed_days"), a.get("occupied_bed_days")
+        row["patient_days"], row["occupied_bed_days"] = pdays, occ
+        if pdays is None or not occ:
+            row["patient_days_check"] = "无法核对（缺少床日数）"
+        else:
+            gap = (Decimal(pdays) - Decimal(occ)) / Decimal(occ)
+            row["patient_days_check"] = (f"{'偏差较大' if abs(gap) > max_gap else '一致'}：出院患者占用总床日数比实际占用"
+                                         f"总床日数{'多' if gap >= 0 else '少'} {abs(gap) * 100:.1f}%"
+                                         f"（阈值 {max_gap * 100:.0f}%）")
         cmp = yoy.get(fid)
         if cmp is None:
             row.update(aud_base=None, aud_change=None, aud_yoy_note="无上年同期抗菌药物消耗月报")
