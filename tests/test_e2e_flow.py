@@ -297,3 +297,23 @@ def test_no_personal_names_or_diagnoses_leave_the_warehouse(first_run):
     blob = "\n".join(texts)
     assert not [n for n in names if n in blob]
     assert not [d for d in diagnoses if len(d) > 2 and d in blob]
+
+
+def test_rational_prescribing_sheet(first_run):
+    """The 合理用药 sheet: AUD and rates vs targets, review indicators, the under-reporter flagged, the targeted
+    sample skipped; the DDD未覆盖清单 lists what AUD could not count."""
+    settings, region, result, _ = first_run
+    wb = openpyxl.load_workbook(result["outputs"]["ranked"])
+    if "合理用药" not in wb.sheetnames:
+        pytest.skip("the demo region has no rational-prescribing returns (templates not published)")
+    ws = wb["合理用药"]
+    heads = [c.value for c in ws[3]]
+    rows = [dict(zip(heads, r)) for r in ws.iter_rows(min_row=4, values_only=True) if r[0]]
+    rows = [r for r in rows if not str(r["机构编码"]).startswith("说明")]
+    assert rows and all(isinstance(r["HL01 抗菌药物使用强度（DDDs/百人天）"], float) for r in rows)
+    checks = {r["交叉核查"] for r in rows}
+    assert "异常：上报比例在置信区间外" in checks, checks  # the demo's under-reporting hospital
+    assert any(r["抽样方式"] == "定向" for r in rows)
+    unc = wb["DDD未覆盖清单"]
+    names = {r[0] for r in unc.iter_rows(min_row=4, values_only=True) if r[0]}
+    assert {"注射用头孢硫脒", "红霉素眼膏"} & names
