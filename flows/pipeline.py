@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from flows.settings import Settings
 from warehouse import load
-from warehouse.db import connect
+from warehouse.db import connect, run_sql
 from warehouse.pseudonym import load_key
 
 
@@ -111,6 +111,17 @@ def registered_ids(regs: list[load.Registered]) -> list[str]:
     return list(dict.fromkeys(r.submission_id for r in regs))
 
 
+def validated_templates() -> list[str]:
+    """Template ids with a GX suite: templates_xlsx/layouts/<name>.yaml ↔ expectations/suites/<name>.json."""
+    import yaml
+
+    from expectations.compile import SUITES_DIR
+    from templates_xlsx.layout import LAYOUT_DIR
+
+    return sorted(yaml.safe_load(p.read_text(encoding="utf-8"))["template_id"]
+                  for p in LAYOUT_DIR.glob("*.yaml") if (SUITES_DIR / f"{p.stem}.json").exists())
+
+
 def validate(settings: Settings, period: str, submission_ids: list[str]) -> tuple[int, int]:
     """One GX validation over the run's whole batch, then supersession; returns (findings, superseded)."""
     from expectations.validate import validate as gx_validate
@@ -119,6 +130,7 @@ def validate(settings: Settings, period: str, submission_ids: list[str]) -> tupl
     try:
         docs = settings.out_dir / period / "data_docs"
         res = gx_validate(con, settings.gx_dir, docs, period=None, submission_ids=submission_ids)
+        run_sql(con, "load_accept_unvalidated", validated_templates=validated_templates())
         superseded = load.supersede(con)
     finally:
         con.close()
