@@ -12,7 +12,7 @@ from metrics.ddd import (
 )
 from metrics.ddd.files import DATA_DIR
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ddd" / "J01_WHO_ATC-DDD_2026-04-25.csv"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "ddd" / "J01_WHO_ATC-DDD_2026-04-25.csv"  # copy of ../shared/reference/ddd (CC BY-NC-SA 4.0, fabkury/atcd)
 
 
 @pytest.fixture(scope="module")
