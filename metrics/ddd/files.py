@@ -9,9 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from metrics.catalog import CatalogError
+from metrics.catalog import CatalogError, load_yaml
+from metrics.catalog import check_keys as catalog_check_keys
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -21,24 +20,19 @@ class DDDConfigError(CatalogError):
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file, naming the file in any error."""
+    """Parse one YAML file, naming the file in any error (metrics.catalog.load_yaml, as a DDDConfigError)."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise DDDConfigError(f"{path}: {e}") from e
+        return load_yaml(Path(path))
+    except CatalogError as e:
+        raise DDDConfigError(str(e)) from e
 
 
 def check_keys(obj: Any, allowed: Iterable[str], required: Iterable[str], where: str) -> dict:
-    """Reject unknown keys and report missing ones, naming file and key path."""
-    allowed, required = set(allowed), set(required)
-    if not isinstance(obj, dict):
-        raise DDDConfigError(f"{where}: expected a mapping, got {type(obj).__name__}")
-    unknown = set(obj) - allowed
-    if unknown:
-        raise DDDConfigError(f"{where}: unknown key(s) {sorted(map(str, unknown))}; allowed: {sorted(allowed)}")
-    missing = required - set(obj)
-    if missing:
-        raise DDDConfigError(f"{where}: missing key(s) {sorted(missing)}")
+    """Reject unknown keys and report missing ones, naming file and key path (metrics.catalog.check_keys)."""
+    try:
+        catalog_check_keys(obj, set(allowed), set(required), where)
+    except CatalogError as e:
+        raise DDDConfigError(str(e)) from e
     return obj
 
 
