@@ -1,69 +1,100 @@
-"""Compile expectations/rules.yaml into derived-column SQL and the GX suite JSON (`python -m expectations.compile`)."""
+"""Compile the rules files into derived-column SQL and GX suites (`python -m expectations.compile`).
+
+One rules file per template: expectations/rules.yaml (JX-YB01) and expectations/rules_<name>.yaml (the others),
+each naming its suite, its layout (templates_xlsx/layouts/<layout>.yaml) and hence its field catalog.
+"""
 from __future__ import annotations
 
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 
 from expectations.findings import SEVERITIES, registry
-from metrics.catalog import CatalogError, FieldDef, check_keys, load_fields, load_yaml
+from metrics.catalog import CATALOG_DIR, CatalogError, FieldDef, check_keys, load_fields, load_yaml
 
 HERE = Path(__file__).parent
 RULES_FILE = HERE / "rules.yaml"
 SUITES_DIR = HERE / "suites"
-LAYOUT_FILE = HERE.parent / "templates_xlsx" / "layouts" / "op_monthly.yaml"
+LAYOUTS_DIR = HERE.parent / "templates_xlsx" / "layouts"
+LAYOUT_FILE = LAYOUTS_DIR / "op_monthly.yaml"
+DEFAULT_CATALOG = "fields.yaml"
 
 # The provenance columns GX reports for every unexpected row (the frame's "index").
 INDEX_COLUMNS = ["submission_id", "sheet", "cell", "field", "rule_id"]
 # Columns carried beside the index so a failure can be told in numbers: the offending value and the
 # other side of the comparison (sum of parts, the total, the ratio's denominator, the registry name …).
 CONTEXT_COLUMNS = ["value_num", "other_num", "value_text", "other_text"]
+# The derived value of every rule in a `value_column: shared` suite (each expectation picks its rule's rows).
+SHARED_COLUMN = "r"
 
-FIELD_KINDS = ("required", "non_negative", "whole_number")
+FIELD_KINDS = ("required", "non_negative", "whole_number", "between", "in_set")
 CROSS_KINDS = ("sum_equals", "part_le_total", "ratio_between")
 SUBMISSION_KINDS = {  # kind → the header key whose cell anchors the finding
     "facility_known": "facility_code",
     "facility_name_matches": "facility_name",
     "period_matches": "period",
 }
-KINDS = FIELD_KINDS + CROSS_KINDS + tuple(SUBMISSION_KINDS)
+# rules over the rows of a layout table (`table:`); FIELD_KINDS and part_le_total work on table columns too
+ROW_KINDS = ("date_in_period", "codes_known", "flag_matches_codes", "unique_rows", "route_known", "in_scope",
+             "ddd_covered")
+# one value per return computed from a table, anchored on a fixed field's cell
+RETURN_KINDS = ("sample_adequacy",)
+PRODUCT_KINDS = ("route_known", "in_scope", "ddd_covered")
+KINDS = FIELD_KINDS + CROSS_KINDS + tuple(SUBMISSION_KINDS) + ROW_KINDS + RETURN_KINDS
+TABLE_KINDS = FIELD_KINDS + ("part_le_total",) + ROW_KINDS + RETURN_KINDS   # kinds that may name a table
 GX_SEVERITY = {"error": "critical", "warning": "warning", "info": "info"}
+PRODUCT_ROLES = ("name", "atc", "form", "strength", "pack_unit")   # product columns of a consumption table
+PRODUCT_REQUIRED = ("name", "form", "strength", "pack_unit")
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _CELL = re.compile(r"^[A-Z]{1,3}[1-9][0-9]{0,6}$")
 _RULE_KEYS = {"id", "kind", "fields", "select", "left", "right", "tolerance", "scale", "min", "max", "code",
-              "severity", "code_below", "severity_below", "message", "note"}
+              "severity", "code_below", "severity_below", "message", "note", "table", "values", "anchor",
+              "product"}
 _KIND_KEYS = {
-    "required": {"fields", "select"},
-    "non_negative": {"fields", "select"},
-    "whole_number": {"fields", "select", "tolerance"},
+    "required": {"fields", "select", "table"},
+    "non_negative": {"fields", "select", "table"},
+    "whole_number": {"fields", "select", "tolerance", "table"},
+    "between": {"fields", "select", "min", "max", "table"},
+    "in_set": {"fields", "select", "values", "table"},
     "sum_equals": {"left", "right", "tolerance"},
-    "part_le_total": {"left", "right", "select", "tolerance"},
+    "part_le_total": {"left", "right", "select", "tolerance", "table"},
     "ratio_between": {"left", "right", "scale", "min", "max", "code_below", "severity_below"},
     "facility_known": set(),
     "facility_name_matches": set(),
     "period_matches": set(),
+    "date_in_period": {"table", "fields"},
+    "codes_known": {"table", "fields"},
+    "flag_matches_codes": {"table", "left", "right"},
+    "unique_rows": {"table", "fields", "anchor"},
+    "route_known": {"table", "left", "product"},
+    "in_scope": {"table", "left", "product"},
+    "ddd_covered": {"table", "left", "product"},
+    "sample_adequacy": {"table", "left", "fields"},
 }
+_NEEDS_TABLE = set(ROW_KINDS) | set(RETURN_KINDS)
 _COMMON_KEYS = {"id", "kind", "code", "severity", "message", "note"}
 _SELECT_ATTRS = {"kind", "required", "blank", "group", "aggregation", "unit", "parts_of"}
+_COLUMN_SELECT_ATTRS = {"kind", "required", "blank", "pii"}
+_SUITE_KEYS = {"version", "suite", "rules", "layout", "value_column"}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One validation rule, resolved against the field catalog."""
+    """One validation rule, resolved against the field catalog (fixed cells) or a layout table (rows)."""
 
     id: str
     kind: str
     code: str
     severity: str
-    fields: tuple[str, ...] = ()                  # single-field kinds
+    fields: tuple[str, ...] = ()                  # single-field kinds; table kinds: the columns read
     pairs: tuple[tuple[str, str], ...] = ()       # part_le_total: (part, total)
-    left: str | None = None                       # sum_equals / ratio_between anchor
+    left: str | None = None                       # the anchor of cross-field rules
     right: tuple[tuple[str, float], ...] = ()     # sum_equals: (field, 1); ratio_between: (field, weight)
     tol_abs: float = 0.0
     tol_rel: float = 0.0
@@ -74,22 +105,53 @@ class Rule:
     severity_below: str | None = None
     message: str | None = None
     note: str | None = None
+    table: str | None = None                      # a layout table: the rule reads its rows
+    values: tuple[float, ...] = ()                # in_set: the allowed values
+    anchor: str | None = None                     # unique_rows: the column the finding sits on
+    product: tuple[tuple[str, str], ...] = ()     # product kinds: (role, column)
 
     @property
     def column(self) -> str:
-        """The derived column holding this rule's value."""
+        """The derived column holding this rule's value (in a per-rule suite)."""
         return f"r_{self.id}"
+
+    def product_column(self, role: str) -> str | None:
+        """The table column that plays a product role (name, atc, form, strength, pack_unit)."""
+        return dict(self.product).get(role)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a layout table."""
+
+    field: str
+    label_zh: str
+    kind: str
+    required: bool = False
+    blank: str = "missing"
+    pii: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A multi-row table of a layout version: its sheet and columns (field → Column, in column order)."""
+
+    name: str
+    sheet: str
+    columns: dict[str, Column]
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Cells of the return per layout version: header keys and data fields → (sheet, cell)."""
+    """Cells of the return per layout version: header keys and data fields → (sheet, cell); tables."""
 
     default_version: str
     template_id: str                                # the suite validates returns of this template only
     header: dict[str, dict[str, tuple[str, str]]]   # version → key → (sheet, cell)
     header_labels: dict[str, str]                   # key → label_zh
     fields: dict[str, dict[str, tuple[str, str]]]   # version → field → (sheet, cell)
+    tables: dict[str, dict[str, Table]] = dc_field(default_factory=dict)   # version → table name → Table
+    field_catalog: str = DEFAULT_CATALOG
 
     def rows(self) -> dict[str, list[str]]:
         """The layout as parallel lists (the $params of val_layout.sql)."""
@@ -106,17 +168,40 @@ class Layout:
         v = version or self.default_version
         return self.header[v].get(key) or self.fields[v][key]
 
+    def table(self, name: str, version: str | None = None) -> Table:
+        """A table of a version (default: the newest); KeyError if absent."""
+        return self.tables[version or self.default_version][name]
+
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in str(version).split("."))
 
 
-@lru_cache(maxsize=4)
+def _tables(ver: dict, path: Path, i: int) -> dict[str, Table]:
+    out: dict[str, Table] = {}
+    for j, t in enumerate(ver.get("tables") or []):
+        where = f"{path}: versions[{i}].tables[{j}]"
+        name = t.get("name") if isinstance(t, dict) else None
+        if not isinstance(name, str) or not _IDENT.match(name) or not isinstance(t.get("columns"), dict):
+            raise CatalogError(f"{where}: a table needs a lower_snake_case name and columns")
+        cols: dict[str, Column] = {}
+        for letter, c in t["columns"].items():
+            code = c.get("field") if isinstance(c, dict) else None
+            if not isinstance(code, str) or not _IDENT.match(code):
+                raise CatalogError(f"{where}.columns.{letter}: bad field {code!r}")
+            cols[code] = Column(code, str(c.get("label_zh", code)), str(c.get("kind", "text")),
+                                bool(c.get("required", False)), str(c.get("blank", "missing")), c.get("pii"))
+        out[name] = Table(name, str(t["sheet"]), cols)
+    return out
+
+
+@lru_cache(maxsize=8)
 def load_layout(path: Path = LAYOUT_FILE) -> Layout:
-    """Read the template layout YAML directly (header and field cells of every version)."""
+    """Read the template layout YAML directly (header and field cells, and tables, of every version)."""
     doc = load_yaml(path)
     header: dict[str, dict[str, tuple[str, str]]] = {}
     fields: dict[str, dict[str, tuple[str, str]]] = {}
+    tables: dict[str, dict[str, Table]] = {}
     labels: dict[str, str] = {}
     for i, ver in enumerate(doc["versions"]):
         v = str(ver["version"])
@@ -129,18 +214,93 @@ def load_layout(path: Path = LAYOUT_FILE) -> Layout:
         for sheet_cell in list(header[v].values()) + list(fields[v].values()):
             if not _CELL.match(sheet_cell[1]):
                 raise CatalogError(f"{path}: versions[{i}]: bad cell {sheet_cell[1]!r}")
+        tables[v] = _tables(ver, path, i)
     default = max(header, key=_version_key)
-    return Layout(default, str(doc["template_id"]), header, labels, fields)
+    return Layout(default, str(doc["template_id"]), header, labels, fields, tables,
+                  str(doc.get("field_catalog", DEFAULT_CATALOG)))
 
+
+# --- suites (one per rules file) ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Suite:
+    """A rules file and what it is compiled against: suite name, layout, catalog, derived-column style."""
+
+    name: str
+    rules_file: Path
+    layout_file: Path
+    shared: bool          # value_column: shared (one column `r`, expectations pick their rows by rule_id)
+
+    @property
+    def source(self) -> str:
+        """The rules file as named in the suite's meta (relative to the project)."""
+        try:
+            return self.rules_file.resolve().relative_to(HERE.parent.resolve()).as_posix()
+        except ValueError:
+            return self.rules_file.name
+
+    def layout(self) -> Layout:
+        """The layout of the suite's template."""
+        return load_layout(self.layout_file)
+
+    def rules(self) -> tuple[Rule, ...]:
+        """The suite's rules."""
+        return load_rules(self.rules_file)
+
+    def path(self) -> Path:
+        """Where the committed suite JSON lives."""
+        return SUITES_DIR / f"{self.name}.json"
+
+
+@lru_cache(maxsize=16)
+def load_suite(path: Path = RULES_FILE) -> Suite:
+    """The suite a rules file declares (top-level keys checked strictly)."""
+    doc = load_yaml(path)
+    check_keys(doc, _SUITE_KEYS, {"version", "suite", "rules"}, str(path))
+    name = doc["suite"]
+    if not isinstance(name, str) or not re.match(r"^[a-z][a-z0-9_]{0,47}$", name):
+        raise CatalogError(f"{path}: suite: must be lower_snake_case, got {name!r}")
+    stem = doc.get("layout", LAYOUT_FILE.stem)
+    if not isinstance(stem, str) or not _IDENT.match(stem) or not (LAYOUTS_DIR / f"{stem}.yaml").is_file():
+        raise CatalogError(f"{path}: layout: no layout templates_xlsx/layouts/{stem}.yaml")
+    style = doc.get("value_column", "per_rule")
+    if style not in ("per_rule", "shared"):
+        raise CatalogError(f"{path}: value_column: must be per_rule or shared, got {style!r}")
+    return Suite(name, Path(path), LAYOUTS_DIR / f"{stem}.yaml", style == "shared")
+
+
+def rules_files() -> list[Path]:
+    """Every rules file: rules.yaml (JX-YB01) first, then rules_*.yaml by name."""
+    return [RULES_FILE] + sorted(HERE.glob("rules_*.yaml"))
+
+
+def load_suites() -> list[Suite]:
+    """Every suite, in rules-file order; suite names and templates are unique."""
+    suites = [load_suite(p) for p in rules_files()]
+    for attr in ("name", "layout_file"):
+        seen = [getattr(s, attr) for s in suites]
+        dup = sorted({str(x) for x in seen if seen.count(x) > 1})
+        if dup:
+            raise CatalogError(f"{HERE}/rules*.yaml: {attr} used by more than one rules file: {dup}")
+    return suites
+
+
+def _catalog(layout: Layout) -> dict[str, FieldDef]:
+    fields = load_fields() if layout.field_catalog == DEFAULT_CATALOG else load_fields(CATALOG_DIR /
+                                                                                         layout.field_catalog)
+    return {f.code: f for f in fields}
+
+
+# --- rules -----------------------------------------------------------------------------------------------
 
 def _where(path: Path, i: int, key: str | None = None) -> str:
     return f"{path}: rules[{i}]" + (f".{key}" if key else "")
 
 
-def _number(v: Any, where: str, *, positive: bool = False) -> float:
+def _number(v: Any, where: str, *, positive: bool = False, signed: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise CatalogError(f"{where}: must be a number, got {v!r}")
-    if v < 0 or (positive and v == 0):
+    if not signed and (v < 0 or (positive and v == 0)):
         raise CatalogError(f"{where}: must be {'> 0' if positive else '>= 0'}, got {v!r}")
     return float(v)
 
@@ -151,25 +311,42 @@ def _field(code: Any, catalog: dict[str, FieldDef], where: str) -> str:
     return code
 
 
+def _column(code: Any, table: Table, where: str) -> str:
+    if not isinstance(code, str) or code not in table.columns or not _IDENT.match(code):
+        raise CatalogError(f"{where}: {code!r} is not a column of table {table.name}")
+    return code
+
+
+def _matches(obj: Any, sel: dict[str, Any]) -> bool:
+    ok = True
+    for attr, want in sel.items():
+        have = getattr(obj, attr)
+        if want == "any":
+            ok &= have is not None
+        elif isinstance(want, list):
+            ok &= have in want
+        else:
+            ok &= have == want
+    return ok
+
+
 def _select(sel: Any, catalog: dict[str, FieldDef], where: str) -> list[FieldDef]:
     if not isinstance(sel, dict) or not sel:
         raise CatalogError(f"{where}: must be a mapping of catalog attributes")
     check_keys(sel, _SELECT_ATTRS, set(), where)
-    out = []
-    for f in catalog.values():
-        ok = True
-        for attr, want in sel.items():
-            have = getattr(f, attr)
-            if want == "any":
-                ok &= have is not None
-            elif isinstance(want, list):
-                ok &= have in want
-            else:
-                ok &= have == want
-        if ok:
-            out.append(f)
+    out = [f for f in catalog.values() if _matches(f, sel)]
     if not out:
         raise CatalogError(f"{where}: selects no field")
+    return out
+
+
+def _select_columns(sel: Any, table: Table, where: str) -> list[str]:
+    if not isinstance(sel, dict) or not sel:
+        raise CatalogError(f"{where}: must be a mapping of column attributes")
+    check_keys(sel, _COLUMN_SELECT_ATTRS, set(), where)
+    out = [c.field for c in table.columns.values() if _matches(c, sel)]
+    if not out:
+        raise CatalogError(f"{where}: selects no column of table {table.name}")
     return out
 
 
@@ -188,7 +365,86 @@ def _code(code: Any, severity: Any, where: str) -> tuple[str, str]:
     return code, severity
 
 
-def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef]) -> Rule:
+def _list(v: Any, where: str) -> list:
+    if not isinstance(v, list) or not v:
+        raise CatalogError(f"{where}: must be a non-empty list")
+    return v
+
+
+def _bounds(r: dict, w: str) -> tuple[float | None, float | None]:
+    lo = None if r.get("min") is None else _number(r["min"], f"{w}.min", signed=True)
+    hi = None if r.get("max") is None else _number(r["max"], f"{w}.max", signed=True)
+    if lo is None and hi is None:
+        raise CatalogError(f"{w}: give min and/or max")
+    if lo is not None and hi is not None and hi < lo:
+        raise CatalogError(f"{w}: max is below min")
+    return lo, hi
+
+
+def _parse_table_rule(r: dict, w: str, common: dict[str, Any], tol: tuple[float, float], table: Table,
+                      catalog: dict[str, FieldDef], layout: Layout) -> Rule:
+    """A rule over the rows of a layout table (or, for sample_adequacy, one value per return)."""
+    kind = common["kind"]
+    extra: dict[str, Any] = {"table": table.name, "tol_abs": tol[0], "tol_rel": tol[1]}
+
+    def columns(key: str = "fields") -> tuple[str, ...]:
+        return tuple(_column(c, table, f"{w}.{key}") for c in _list(r.get(key), f"{w}.{key}"))
+
+    def kind_of(col: str, kinds: tuple[str, ...], key: str) -> str:
+        if table.columns[col].kind not in kinds:
+            raise CatalogError(f"{w}.{key}: column {col} is of kind {table.columns[col].kind}, need {list(kinds)}")
+        return col
+
+    if kind in FIELD_KINDS:
+        if ("fields" in r) == ("select" in r):
+            raise CatalogError(f"{w}: give exactly one of fields / select")
+        cols = columns() if "fields" in r else tuple(_select_columns(r["select"], table, f"{w}.select"))
+        if kind == "between":
+            extra["min"], extra["max"] = _bounds(r, w)
+        if kind == "in_set":
+            extra["values"] = tuple(_number(x, f"{w}.values", signed=True) for x in _list(r.get("values"),
+                                                                                          f"{w}.values"))
+        return Rule(**common, fields=cols, **extra)
+    if kind == "part_le_total":
+        if "select" in r:
+            raise CatalogError(f"{w}: table columns have no parts_of: give left and right")
+        pair = (_column(r.get("left"), table, f"{w}.left"), _column(r.get("right"), table, f"{w}.right"))
+        return Rule(**common, pairs=(pair,), **extra)
+    if kind == "date_in_period":
+        cols = columns()
+        for c in cols:
+            kind_of(c, ("date",), "fields")
+        return Rule(**common, fields=cols, **extra)
+    if kind == "codes_known":
+        cols = columns()
+        for c in cols:
+            kind_of(c, ("codes",), "fields")
+        return Rule(**common, fields=cols, **extra)
+    if kind == "flag_matches_codes":
+        left = kind_of(_column(r.get("left"), table, f"{w}.left"), ("flag",), "left")
+        right = kind_of(_column(r.get("right"), table, f"{w}.right"), ("codes",), "right")
+        return Rule(**common, left=left, right=((right, 1.0),), **extra)
+    if kind == "unique_rows":
+        return Rule(**common, fields=columns(), anchor=_column(r.get("anchor"), table, f"{w}.anchor"), **extra)
+    if kind in PRODUCT_KINDS:
+        prod = r.get("product")
+        if not isinstance(prod, dict):
+            raise CatalogError(f"{w}.product: must map roles {list(PRODUCT_ROLES)} to columns")
+        check_keys(prod, set(PRODUCT_ROLES), set(PRODUCT_REQUIRED), f"{w}.product")
+        product = tuple((role, _column(prod[role], table, f"{w}.product.{role}")) for role in PRODUCT_ROLES
+                        if role in prod)
+        left = _column(r.get("left"), table, f"{w}.left")
+        if left not in dict(product).values():
+            raise CatalogError(f"{w}.left: must be one of the product columns")
+        if kind == "route_known" and left != dict(product)["form"]:
+            raise CatalogError(f"{w}.left: route_known sits on the product's form column")
+        return Rule(**common, left=left, product=product, fields=tuple(c for _, c in product), **extra)
+    # sample_adequacy: the total is a fixed field, the counted rows come from the table
+    left = _field(r.get("left"), catalog, f"{w}.left")
+    return Rule(**common, left=left, fields=columns(), **extra)
+
+
+def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layout: Layout | None = None) -> Rule:
     w = _where(path, i)
     check_keys(r, _RULE_KEYS, {"id", "kind", "code", "severity"}, w)
     rid, kind = r["id"], r["kind"]
@@ -207,6 +463,20 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef]) -> Ru
                               "message": message, "note": r.get("note")}
     tol_abs, tol_rel = _tolerance(r.get("tolerance"), f"{w}.tolerance")
 
+    if "table" in r or kind in _NEEDS_TABLE:
+        layout = layout or load_layout()
+        name = r.get("table")
+        for v, tables in layout.tables.items():
+            if name not in tables:
+                raise CatalogError(f"{w}.table: no table {name!r} in layout version {v}")
+        table = layout.table(name)
+        rule = _parse_table_rule(r, w, common, (tol_abs, tol_rel), table, catalog, layout)
+        for v, tables in layout.tables.items():
+            for col in rule_columns(rule):
+                if col not in tables[name].columns:
+                    raise CatalogError(f"{w}: column {col} of table {name} is missing in layout version {v}")
+        return rule
+
     if kind in FIELD_KINDS:
         if ("fields" in r) == ("select" in r):
             raise CatalogError(f"{w}: give exactly one of fields / select")
@@ -216,7 +486,13 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef]) -> Ru
             codes = [_field(c, catalog, f"{w}.fields") for c in r["fields"]]
         else:
             codes = [f.code for f in _select(r["select"], catalog, f"{w}.select")]
-        return Rule(**common, fields=tuple(codes), tol_abs=tol_abs, tol_rel=tol_rel)
+        kw: dict[str, Any] = {}
+        if kind == "between":
+            kw["min"], kw["max"] = _bounds(r, w)
+        if kind == "in_set":
+            kw["values"] = tuple(_number(x, f"{w}.values", signed=True) for x in _list(r.get("values"),
+                                                                                       f"{w}.values"))
+        return Rule(**common, fields=tuple(codes), tol_abs=tol_abs, tol_rel=tol_rel, **kw)
 
     if kind == "part_le_total":
         if "select" in r:
@@ -257,19 +533,19 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef]) -> Ru
                 min=lo, max=hi, code_below=code_below, severity_below=severity_below)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
-    """The rules of rules.yaml, checked strictly against the field catalog and the code registry."""
+    """The rules of a rules file, checked strictly against its layout, field catalog and the code registry."""
+    suite = load_suite(path)
     doc = load_yaml(path)
-    check_keys(doc, {"version", "suite", "rules"}, {"version", "suite", "rules"}, str(path))
     if not isinstance(doc["rules"], list) or not doc["rules"]:
         raise CatalogError(f"{path}: rules: must be a non-empty list")
-    catalog = {f.code: f for f in load_fields()}
-    rules = tuple(_parse_rule(r, i, path, catalog) for i, r in enumerate(doc["rules"]))
+    layout = suite.layout()
+    catalog = _catalog(layout)
+    rules = tuple(_parse_rule(r, i, path, catalog, layout) for i, r in enumerate(doc["rules"]))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise CatalogError(f"{path}: duplicate rule ids")
-    layout = load_layout()
     for r in rules:
         for f in rule_fields(r):
             for v, cells in layout.fields.items():
@@ -279,17 +555,45 @@ def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
 
 
 def suite_name(path: Path = RULES_FILE) -> str:
-    """The GX suite name declared in rules.yaml."""
+    """The GX suite name declared in a rules file."""
     return str(load_yaml(path)["suite"])
 
 
 def rule_fields(rule: Rule) -> list[str]:
-    """Every field a rule reads."""
+    """Every fixed field (return_values) a rule reads."""
+    if rule.table is not None:
+        return [rule.left] if rule.kind in RETURN_KINDS and rule.left else []
     out = list(rule.fields) + [f for p in rule.pairs for f in p]
     if rule.left:
         out.append(rule.left)
     out += [f for f, _ in rule.right]
     return list(dict.fromkeys(out))
+
+
+def rule_columns(rule: Rule) -> list[str]:
+    """Every table column a rule reads (table rules only)."""
+    if rule.table is None:
+        return []
+    out = list(rule.fields) + [f for p in rule.pairs for f in p]
+    if rule.left and rule.kind not in RETURN_KINDS:
+        out.append(rule.left)
+    out += [f for f, _ in rule.right]
+    if rule.anchor:
+        out.append(rule.anchor)
+    return list(dict.fromkeys(out))
+
+
+def needs(rules: tuple[Rule, ...]) -> set[str]:
+    """The Python-evaluated lookups the rules join (codes, products, adequacy)."""
+    out = set()
+    for r in rules:
+        if r.kind in ("codes_known", "flag_matches_codes"):
+            out.add("codes")
+        elif r.kind in PRODUCT_KINDS:
+            out.add("products")
+        elif r.kind == "sample_adequacy":
+            out.add("adequacy")
+    return out
 
 
 # --- SQL -------------------------------------------------------------------------------------------------
@@ -313,159 +617,355 @@ def _allowed(total_expr: str, rule: Rule) -> str:
     return f"({_num(rule.tol_abs)} + {_num(rule.tol_rel)} * abs({total_expr}))"
 
 
-def _single_select(rule: Rule) -> str:
+def _single_select(rule: Rule, col: str) -> str:
     fields = ", ".join(_lit(f) for f in rule.fields)
     head = f"SELECT submission_id, sheet, cell, field, {_lit(rule.id)} AS rule_id"
+    source = "val_values" if rule.table is None else "val_rows"
+    where = f"field IN ({fields})" if rule.table is None else f"tbl = {_lit(rule.table)} AND field IN ({fields})"
     if rule.kind == "required":
         # an error cell was reported by the parser; blank_zero is a legitimate zero
         return (f"{head}, CAST(CASE WHEN status IN ('ok', 'blank_zero', 'error') THEN 1 ELSE 0 END AS DOUBLE)"
-                f" AS {rule.column}\n    FROM val_values WHERE field IN ({fields})")
-    expr = "v" if rule.kind == "non_negative" else "abs(v - round(v))"
-    return (f"{head}, v AS value_num, {expr} AS {rule.column}\n"
-            f"    FROM val_values WHERE field IN ({fields}) AND v IS NOT NULL")
+                f" AS {col}\n    FROM {source} WHERE {where}")
+    expr = "abs(v - round(v))" if rule.kind == "whole_number" else "v"
+    return (f"{head}, v AS value_num, {expr} AS {col}\n"
+            f"    FROM {source} WHERE {where} AND v IS NOT NULL")
 
 
 def _anchor(field: str, rule: Rule) -> str:
     f = _id(field)
-    return f"SELECT submission_id, s_{f} AS sheet, c_{f} AS cell, {_lit(f)} AS field, {_lit(rule.id)} AS rule_id"
+    sheet = f"s_{f}" if rule.table is None else "sheet"   # a table row's cells share its sheet
+    return f"SELECT submission_id, {sheet} AS sheet, c_{f} AS cell, {_lit(f)} AS field, {_lit(rule.id)} AS rule_id"
 
 
-def _cross_selects(rule: Rule) -> list[str]:
-    col = rule.column
+def _cross_selects(rule: Rule, col: str) -> list[str]:
+    src = "wide" if rule.table is None else f"val_pivot_{_id(rule.table)}"
     if rule.kind == "sum_equals":
         total = f"v_{_id(rule.left)}"
         rhs = "(" + " + ".join(f"v_{_id(f)}" for f, _ in rule.right) + ")"
         expr = f"abs({total} - {rhs}) - {_allowed(total, rule)}"
         return [f"{_anchor(rule.left, rule)}, {total} AS value_num, {rhs} AS other_num, {expr} AS {col}\n"
-                f"    FROM wide WHERE {expr} IS NOT NULL"]
+                f"    FROM {src} WHERE {expr} IS NOT NULL"]
     if rule.kind == "part_le_total":
         out = []
         for part, total in rule.pairs:
             p, t = f"v_{_id(part)}", f"v_{_id(total)}"
             expr = f"{p} - {t} - {_allowed(t, rule)}"
             out.append(f"{_anchor(part, rule)}, {p} AS value_num, {t} AS other_num, {expr} AS {col}\n"
-                       f"    FROM wide WHERE {expr} IS NOT NULL")
+                       f"    FROM {src} WHERE {expr} IS NOT NULL")
         return out
     # ratio_between: a zero or negative denominator leaves the ratio undefined (skipped)
     left = f"v_{_id(rule.left)}"
     den = "(" + " + ".join(f"{_num(wt)} * v_{_id(f)}" for f, wt in rule.right) + ")"
     expr = f"{left} * {_num(rule.scale)} / CASE WHEN {den} > 0 THEN {den} END"
     return [f"{_anchor(rule.left, rule)}, {left} AS value_num, {den} AS other_num, {expr} AS {col}\n"
-            f"    FROM wide WHERE {expr} IS NOT NULL"]
+            f"    FROM {src} WHERE {expr} IS NOT NULL"]
 
 
-def _submission_select(rule: Rule) -> str:
+def _submission_select(rule: Rule, col: str) -> str:
     key = SUBMISSION_KINDS[rule.kind]
     head = (f"SELECT s.submission_id, l.sheet, l.cell, {_lit(key)} AS field, {_lit(rule.id)} AS rule_id")
     join = f"FROM val_scope AS s JOIN val_layout AS l ON l.version = s.layout_version AND l.field = {_lit(key)}"
     if rule.kind == "facility_known":
         return (f"{head}, s.header_code AS value_text,"
-                f" CAST(CASE WHEN s.facility_id IS NULL THEN 0 ELSE 1 END AS DOUBLE) AS {rule.column}\n    {join}")
+                f" CAST(CASE WHEN s.facility_id IS NULL THEN 0 ELSE 1 END AS DOUBLE) AS {col}\n    {join}")
     if rule.kind == "facility_name_matches":
         return (f"{head}, s.header_name AS value_text, s.registry_name AS other_text,"
-                f" CAST(CASE WHEN s.name_matches THEN 1 ELSE 0 END AS DOUBLE) AS {rule.column}\n    {join}\n"
+                f" CAST(CASE WHEN s.name_matches THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n    {join}\n"
                 f"    WHERE s.facility_id IS NOT NULL AND s.registry_name IS NOT NULL")
     return (f"{head}, s.period AS value_text, s.inbox_period AS other_text,"
-            f" CAST(CASE WHEN s.period = s.inbox_period THEN 1 ELSE 0 END AS DOUBLE) AS {rule.column}\n    {join}\n"
+            f" CAST(CASE WHEN s.period = s.inbox_period THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n    {join}\n"
             f"    WHERE s.period IS NOT NULL AND s.inbox_period IS NOT NULL")
 
 
-def batch_sql(rules: tuple[Rule, ...] | None = None) -> str:
-    """The generated SELECT: one row per (return, rule, anchor cell) with provenance and r_<rule> columns."""
+def _no_error(rule: Rule, cols: list[str]) -> str:
+    """SQL condition: none of the row's cells the rule reads was an unreadable (error) cell."""
+    return " AND ".join(f"e_{_id(c)} IS NOT TRUE" for c in cols)
+
+
+def product_key(rule: Rule, prefix: str = "p.") -> list[tuple[str, str]]:
+    """(lookup column, pivot expression) pairs that key a row's product in val_products."""
+    out = []
+    for role in PRODUCT_ROLES:
+        c = rule.product_column(role)
+        out.append((role, f"coalesce({prefix}t_{_id(c)}, '')" if c else "''"))
+    return out
+
+
+def _row_select(rule: Rule, col: str) -> list[str]:
+    """Rules over table rows that need more than one cell or a Python-evaluated lookup."""
+    rid, tbl = _lit(rule.id), f"val_pivot_{_id(rule.table)}"
+    if rule.kind == "date_in_period":
+        # months between the return's period and the date: 0 inside the period
+        fields = ", ".join(_lit(f) for f in rule.fields)
+        return [f"SELECT x.submission_id, x.sheet, x.cell, x.field, {rid} AS rule_id, x.t AS value_text,"
+                f" s.finding_period AS other_text,\n"
+                f"           CAST((year(x.d) * 12 + month(x.d)) - (year(s.p) * 12 + month(s.p)) AS DOUBLE) AS {col}\n"
+                f"    FROM (SELECT *, try_cast(t AS DATE) AS d FROM val_rows\n"
+                f"          WHERE tbl = {_lit(rule.table)} AND field IN ({fields}) AND t IS NOT NULL) AS x\n"
+                f"    JOIN (SELECT submission_id, finding_period,"
+                f" CAST(try_strptime(finding_period || '-01', '%Y-%m-%d') AS DATE) AS p FROM val_scope) AS s\n"
+                f"      USING (submission_id)\n"
+                f"    WHERE x.d IS NOT NULL AND s.p IS NOT NULL"]
+    if rule.kind == "codes_known":
+        # the number of tokens that are not official codes (0 passes); the tokens themselves as value_text
+        fields = ", ".join(_lit(f) for f in rule.fields)
+        return [f"SELECT x.submission_id, x.sheet, x.cell, x.field, {rid} AS rule_id, c.unknown AS value_text,\n"
+                f"           CAST(c.n_unknown AS DOUBLE) AS {col}\n"
+                f"    FROM val_rows AS x JOIN val_codes AS c ON c.text = x.t\n"
+                f"    WHERE x.tbl = {_lit(rule.table)} AND x.field IN ({fields})"]
+    if rule.kind == "flag_matches_codes":
+        # 1 when the flag is 0 exactly when a problem code is given (an unreadable codes cell skips the row)
+        flag, codes = _id(rule.left), _id(rule.right[0][0])
+        given = "coalesce(c.n_codes + c.n_unknown, 0) > 0"
+        return [f"SELECT p.submission_id, p.sheet, p.c_{flag} AS cell, {_lit(flag)} AS field,"
+                f" {rid} AS rule_id, p.v_{flag} AS value_num, p.t_{codes} AS value_text,\n"
+                f"           CAST(CASE WHEN (p.v_{flag} = 0) = ({given}) THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n"
+                f"    FROM {tbl} AS p LEFT JOIN val_codes AS c ON c.text = p.t_{codes}\n"
+                f"    WHERE p.v_{flag} IN (0, 1) AND p.e_{codes} IS NOT TRUE"]
+    if rule.kind == "unique_rows":
+        # how many earlier rows of the same return hold the same key (0 passes); anchored on the later row
+        keys = [_id(c) for c in rule.fields]
+        part = ", ".join(["submission_id"] + [f"v_{k}, t_{k}" for k in keys])
+        some = " OR ".join(f"v_{k} IS NOT NULL OR t_{k} IS NOT NULL" for k in keys)
+        a = _id(rule.anchor)
+        return [f"SELECT submission_id, sheet, c_{a} AS cell, {_lit(a)} AS field, {rid} AS rule_id,"
+                f" CAST(row_no AS DOUBLE) AS value_num, CAST(first_row AS DOUBLE) AS other_num, {col}\n"
+                f"    FROM (SELECT *, CAST(row_number() OVER w - 1 AS DOUBLE) AS {col},"
+                f" first_value(row_no) OVER w AS first_row\n"
+                f"          FROM {tbl} WHERE {_no_error(rule, keys)} AND ({some})\n"
+                f"          WINDOW w AS (PARTITION BY {part} ORDER BY row_no))\n"
+                f"    WHERE c_{a} IS NOT NULL"]
+    if rule.kind in PRODUCT_KINDS:
+        left = _id(rule.left)
+        on = " AND ".join(f"k.{role} = {expr}" for role, expr in product_key(rule))
+        # a blank anchor cell (a missing 通用名 / 剂型) has nothing to judge: the required rule reports it
+        if rule.kind == "route_known":
+            value, extra = "CASE WHEN k.status = 'out_of_scope' THEN NULL ELSE k.route_known END", ""
+        elif rule.kind == "in_scope":
+            value, extra = "CASE WHEN k.status = 'out_of_scope' THEN 0 ELSE 1 END", ", k.reason AS other_text"
+        else:
+            value, extra = "CASE k.status WHEN 'ok' THEN 1 WHEN 'not_covered' THEN 0 END", ", k.reason AS other_text"
+        return [f"SELECT p.submission_id, p.sheet, p.c_{left} AS cell, {_lit(left)} AS field,"
+                f" {rid} AS rule_id, p.t_{left} AS value_text{extra},\n"
+                f"           CAST({value} AS DOUBLE) AS {col}\n"
+                f"    FROM {tbl} AS p\n"
+                f"    JOIN val_scope AS s USING (submission_id)\n"
+                f"    JOIN val_products AS k ON k.year = TRY_CAST(substr(s.finding_period, 1, 4) AS INTEGER)"
+                f" AND {on}\n"
+                f"    WHERE p.c_{left} IS NOT NULL AND p.t_{left} IS NOT NULL AND {_no_error(rule, list(rule.fields))}"]
+    # sample_adequacy: one row per return, on the fixed field holding the month's total
+    left = _lit(rule.left)
+    return [f"SELECT a.submission_id, x.sheet, x.cell, x.field, {rid} AS rule_id, a.sampled AS value_num,"
+            f" a.required AS other_num, a.reason AS other_text,\n"
+            f"           CAST(a.adequate AS DOUBLE) AS {col}\n"
+            f"    FROM val_adequacy AS a\n"
+            f"    JOIN val_values AS x ON x.submission_id = a.submission_id AND x.field = {left}\n"
+            f"    WHERE a.rule_id = {rid}"]
+
+
+_PIVOT_KINDS = ("part_le_total", "flag_matches_codes", "unique_rows") + PRODUCT_KINDS
+
+
+def pivot_columns(rules: tuple[Rule, ...]) -> dict[str, list[str]]:
+    """table → the columns its row-wise rules read side by side (one val_pivot_<table> row per table row)."""
+    out: dict[str, list[str]] = {}
+    for r in rules:
+        if r.table is not None and r.kind in _PIVOT_KINDS:
+            out.setdefault(r.table, [])
+            out[r.table] += [c for c in rule_columns(r) if c not in out[r.table]]
+    return out
+
+
+def _anchor_columns(rules: tuple[Rule, ...], table: str) -> list[str]:
+    """The columns whose cells carry findings of a table's row-wise rules (the pivot keeps their cells)."""
+    out: list[str] = []
+    for r in rules:
+        if r.table == table and r.kind in _PIVOT_KINDS:
+            out += [r.anchor] if r.kind == "unique_rows" else [p for p, _ in r.pairs] or [r.left]
+    return list(dict.fromkeys(c for c in out if c))
+
+
+def row_fields(rules: tuple[Rule, ...]) -> tuple[list[str], list[str]]:
+    """(tables, fields) as parallel lists: every table cell some rule reads (the $params of val_wanted.sql)."""
+    pairs: list[tuple[str, str]] = []
+    for r in rules:
+        if r.table is not None:
+            pairs += [(r.table, c) for c in rule_columns(r)]
+    pairs = sorted(set(pairs))
+    return [t for t, _ in pairs], [f for _, f in pairs]
+
+
+def prep_sql(rules: tuple[Rule, ...]) -> list[str]:
+    """Statements building val_pivot_<table> (one row per table row, the read cells side by side) from val_rows."""
+    out = []
+    for tbl, cols in pivot_columns(rules).items():
+        aggs = ["any_value(sheet) AS sheet"]
+        anchors = _anchor_columns(rules, tbl)
+        for c in cols:
+            cond = f"FILTER (WHERE field = {_lit(c)})"
+            # v / t: what the rules read; e_: the cell was unreadable (error), so rules reading it skip the row
+            aggs += [f"max(v) {cond} AS v_{_id(c)}", f"max(t) {cond} AS t_{c}",
+                     f"bool_or(status = 'error') {cond} AS e_{c}"]
+            if c in anchors:
+                aggs.append(f"max(cell) {cond} AS c_{c}")
+        out.append(f"CREATE OR REPLACE TEMP TABLE val_pivot_{_id(tbl)} AS\n"
+                   f"SELECT submission_id, row_no,\n       " + ",\n       ".join(aggs) + "\n"
+                   f"FROM val_rows WHERE tbl = {_lit(tbl)} AND field IN ({', '.join(_lit(c) for c in cols)})\n"
+                   f"GROUP BY submission_id, row_no")
+    return out
+
+
+def drop_sql(rules: tuple[Rule, ...]) -> list[str]:
+    """Statements dropping the pivots of prep_sql."""
+    return [f"DROP TABLE IF EXISTS val_pivot_{_id(t)}" for t in pivot_columns(rules)]
+
+
+def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> str:
+    """The generated SELECT: one row per (return, rule, anchor cell) with provenance and the derived value(s).
+
+    shared=False: one column r_<rule> per rule (NULL elsewhere); shared=True: one column `r`, rows without a
+    derived value left out.
+    """
     rules = load_rules() if rules is None else rules
-    wide_fields = list(dict.fromkeys(f for r in rules if r.kind in CROSS_KINDS for f in rule_fields(r)))
+    wide_fields = list(dict.fromkeys(f for r in rules if r.kind in CROSS_KINDS and r.table is None
+                                     for f in rule_fields(r)))
     pivots = []
     for f in wide_fields:
         cond = f"FILTER (WHERE field = {_lit(f)})"
         pivots += [f"max(v) {cond} AS v_{_id(f)}", f"max(sheet) {cond} AS s_{f}", f"max(cell) {cond} AS c_{f}"]
     selects = []
     for r in rules:
+        col = SHARED_COLUMN if shared else r.column
         if r.kind in FIELD_KINDS:
-            selects.append(_single_select(r))
+            selects.append(_single_select(r, col))
         elif r.kind in CROSS_KINDS:
-            selects += _cross_selects(r)
+            selects += _cross_selects(r, col)
+        elif r.kind in SUBMISSION_KINDS:
+            selects.append(_submission_select(r, col))
         else:
-            selects.append(_submission_select(r))
+            selects += _row_select(r, col)
     cols = INDEX_COLUMNS + ["CAST(value_num AS DOUBLE) AS value_num", "CAST(other_num AS DOUBLE) AS other_num",
                             "CAST(value_text AS VARCHAR) AS value_text", "CAST(other_text AS VARCHAR) AS other_text"]
-    cols += [f"CAST({r.column} AS DOUBLE) AS {r.column}" for r in rules]
+    if shared:
+        cols.append(f"CAST({SHARED_COLUMN} AS DOUBLE) AS {SHARED_COLUMN}")
+    else:
+        cols += [f"CAST({r.column} AS DOUBLE) AS {r.column}" for r in rules]
     wide = ("wide AS (\n    SELECT submission_id,\n           " + ",\n           ".join(pivots)
             + "\n    FROM val_values\n    GROUP BY submission_id\n)") if pivots else "wide AS (SELECT 1)"
     body = "\n    UNION ALL BY NAME\n    ".join(selects)
+    where = f"\n    WHERE {SHARED_COLUMN} IS NOT NULL" if shared else ""
     return (
-        "-- generated by expectations/compile.py from expectations/rules.yaml (needs val_layout, val_scope,"
-        " val_values)\n"
+        "-- generated by expectations/compile.py from the rules files (needs val_layout, val_scope, val_values;"
+        " table rules also val_rows, val_pivot_*, val_codes, val_products, val_adequacy)\n"
         f"WITH {wide},\nrule_rows AS (\n    {body}\n),\n"
-        "final AS (\n    SELECT " + ",\n           ".join(cols) + "\n    FROM rule_rows\n)\n"
-        "SELECT * FROM final ORDER BY submission_id, rule_id, sheet, cell, field"
+        "final AS (\n    SELECT " + ",\n           ".join(cols) + f"\n    FROM rule_rows{where}\n)\n"
+        # a shared-column frame is large and its findings are sorted afterwards: no ORDER BY
+        + ("SELECT * FROM final" if shared
+           else "SELECT * FROM final ORDER BY submission_id, rule_id, sheet, cell, field")
     )
 
 
 # --- GX suite ----------------------------------------------------------------------------------------------
 
 def _expectation(rule: Rule, gx_type: str, kwargs: dict[str, Any], code: str, severity: str,
-                 side: str | None = None) -> dict[str, Any]:
+                 side: str | None = None, shared: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"rule_id": rule.id, "kind": rule.kind, "code": code, "severity": severity}
     if side:
         meta["side"] = side
+    if rule.table:
+        meta["table"] = rule.table
     if rule.note:
         meta["note"] = rule.note
-    return {"type": gx_type, "kwargs": {"column": rule.column, **kwargs}, "meta": meta,
-            "severity": GX_SEVERITY[severity]}
+    if shared:
+        # every rule's value sits in the one column `r`; the expectation reads its own rule's rows
+        kw = {"column": SHARED_COLUMN, **kwargs,
+              "row_condition": {"type": "comparison", "column": {"name": "rule_id"}, "operator": "==",
+                                "parameter": rule.id}}
+    else:
+        kw = {"column": rule.column, **kwargs}
+    return {"type": gx_type, "kwargs": kw, "meta": meta, "severity": GX_SEVERITY[severity]}
 
 
-def expectations_for(rule: Rule) -> list[dict[str, Any]]:
-    """The GX expectation configurations (plain dicts) checking one rule's derived column."""
-    between = "expect_column_values_to_be_between"
-    if rule.kind in ("required",) + tuple(SUBMISSION_KINDS):
-        return [_expectation(rule, "expect_column_values_to_be_in_set", {"value_set": [1]},
-                             rule.code, rule.severity)]
+_IN_SET_ONE = ("required", "flag_matches_codes", "route_known", "in_scope", "ddd_covered", "sample_adequacy")
+
+
+def expectations_for(rule: Rule, shared: bool = False) -> list[dict[str, Any]]:
+    """The GX expectation configurations (plain dicts) checking one rule's derived value."""
+    between, in_set = "expect_column_values_to_be_between", "expect_column_values_to_be_in_set"
+
+    def one(gx_type: str, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        return [_expectation(rule, gx_type, kwargs, rule.code, rule.severity, shared=shared)]
+
+    if rule.kind in _IN_SET_ONE + tuple(SUBMISSION_KINDS):
+        return one(in_set, {"value_set": [1]})
+    if rule.kind == "in_set":
+        return one(in_set, {"value_set": [int(v) if v == int(v) else v for v in rule.values]})
     if rule.kind == "non_negative":
-        return [_expectation(rule, between, {"min_value": 0}, rule.code, rule.severity)]
+        return one(between, {"min_value": 0})
     if rule.kind == "whole_number":
-        return [_expectation(rule, between, {"max_value": rule.tol_abs}, rule.code, rule.severity)]
-    if rule.kind in ("sum_equals", "part_le_total"):
-        # the derived value is the gap beyond the tolerance: > 0 fails
-        return [_expectation(rule, between, {"max_value": 0}, rule.code, rule.severity)]
+        return one(between, {"max_value": rule.tol_abs})
+    if rule.kind == "between":
+        kw = {}
+        if rule.min is not None:
+            kw["min_value"] = int(rule.min) if rule.min == int(rule.min) else rule.min
+        if rule.max is not None:
+            kw["max_value"] = int(rule.max) if rule.max == int(rule.max) else rule.max
+        return one(between, kw)
+    if rule.kind == "date_in_period":
+        # months from the period's month to the date's month
+        return one(between, {"min_value": 0, "max_value": 0})
+    if rule.kind in ("sum_equals", "part_le_total", "codes_known", "unique_rows"):
+        # the derived value is the gap beyond the tolerance / the count of offending tokens or rows: > 0 fails
+        return one(between, {"max_value": 0})
     out = []
     if rule.max is not None:
-        out.append(_expectation(rule, between, {"max_value": rule.max}, rule.code, rule.severity, "above"))
+        out.append(_expectation(rule, between, {"max_value": rule.max}, rule.code, rule.severity, "above", shared))
     if rule.min is not None:
         out.append(_expectation(rule, between, {"min_value": rule.min}, rule.code_below or rule.code,
-                                rule.severity_below or rule.severity, "below"))
+                                rule.severity_below or rule.severity, "below", shared))
     return out
 
 
-def suite_dict(rules: tuple[Rule, ...] | None = None, name: str | None = None) -> dict[str, Any]:
-    """The GX ExpectationSuite as plain JSON-able data."""
-    rules = load_rules() if rules is None else rules
+def suite_dict(rules: tuple[Rule, ...] | None = None, name: str | None = None,
+               suite: Suite | None = None) -> dict[str, Any]:
+    """The GX ExpectationSuite as plain JSON-able data (default: the JX-YB01 suite of rules.yaml)."""
+    suite = suite or load_suite()
+    rules = suite.rules() if rules is None else rules
     return {
-        "name": name or suite_name(),
-        "expectations": [e for r in rules for e in expectations_for(r)],
-        "meta": {"generated_by": "expectations/compile.py", "source": "expectations/rules.yaml",
+        "name": name or suite.name,
+        "expectations": [e for r in rules for e in expectations_for(r, suite.shared)],
+        "meta": {"generated_by": "expectations/compile.py", "source": suite.source,
                  "index_columns": INDEX_COLUMNS},
         "notes": None,
     }
 
 
-def suite_json(rules: tuple[Rule, ...] | None = None) -> str:
+def suite_json(rules: tuple[Rule, ...] | None = None, suite: Suite | None = None) -> str:
     """The suite file's exact text."""
-    return json.dumps(suite_dict(rules), ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(suite_dict(rules, suite=suite), ensure_ascii=False, indent=2) + "\n"
 
 
 def suite_path(name: str | None = None) -> Path:
-    """Where the committed suite JSON lives."""
+    """Where the committed suite JSON lives (default: the JX-YB01 suite)."""
     return SUITES_DIR / f"{name or suite_name()}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate expectations/suites/<suite>.json from rules.yaml."""
-    path = suite_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = suite_json()
-    changed = not path.exists() or path.read_text(encoding="utf-8") != text
-    path.write_text(text, encoding="utf-8")
-    print(f"{'wrote' if changed else 'unchanged'} {path.relative_to(HERE.parent)}")
+    """Regenerate expectations/suites/<suite>.json from every rules file.
+
+    Prints a line for each suite it wrote, and always one for the operations suite (so a run that changes
+    nothing still says `unchanged expectations/suites/op_monthly.json`).
+    """
+    SUITES_DIR.mkdir(parents=True, exist_ok=True)
+    for suite in load_suites():
+        path = suite.path()
+        text = suite_json(suite=suite)
+        changed = not path.exists() or path.read_text(encoding="utf-8") != text
+        if changed:
+            path.write_text(text, encoding="utf-8")
+        if changed or suite.rules_file == RULES_FILE:
+            shown = path.relative_to(HERE.parent) if path.is_relative_to(HERE.parent) else path
+            print(f"{'wrote' if changed else 'unchanged'} {shown}")
     return 0
 
 

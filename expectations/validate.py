@@ -1,4 +1,5 @@
-"""Validate a batch of returns with GX: one frame, one checkpoint; failures become findings with their cells."""
+"""Validate a batch of returns with GX: per template one frame and one checkpoint; failures become findings with
+their cells."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from expectations.compile import (CONTEXT_COLUMNS, INDEX_COLUMNS, SUBMISSION_KINDS, Layout, Rule, batch_sql,
-                                  load_layout, load_rules, suite_path)
+from expectations import lookups
+from expectations.compile import (CONTEXT_COLUMNS, INDEX_COLUMNS, SUBMISSION_KINDS, Layout, Rule, Suite, batch_sql,
+                                  drop_sql, load_suite, load_suites, prep_sql, row_fields)
 from expectations.findings import FINDING_COLUMNS, Finding, make
-from metrics.catalog import fields_by_code
+from metrics.catalog import all_fields_by_code
 from templates_xlsx.layout import cell_sort_key
 from warehouse.db import run_sql, transaction
 
@@ -99,14 +102,15 @@ def _batch_definition(ctx):
         return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
 
 
-def _suite(ctx):
-    """The committed suite JSON, added to (or refreshed in) the context."""
+def _suite(ctx, spec: Suite | None = None):
+    """A committed suite JSON (default: the operations suite), added to (or refreshed in) the context."""
     import great_expectations as gx
 
-    doc = json.loads(suite_path().read_text(encoding="utf-8"))
+    path = (spec or load_suite()).path()
+    doc = json.loads(path.read_text(encoding="utf-8"))
     suite = gx.ExpectationSuite(name=doc["name"], expectations=doc["expectations"], meta=doc.get("meta"))
     if len(suite.expectations) != len(doc["expectations"]):
-        raise ValueError(f"{suite_path()}: some expectations are not valid GX configurations")
+        raise ValueError(f"{path}: some expectations are not valid GX configurations")
     return ctx.suites.add_or_update(suite)
 
 
@@ -131,34 +135,42 @@ def _docs_site(ctx, docs_dir: Path | None, label: str) -> list[str]:
     return [DOCS_SITE]
 
 
-def _forget_results(ctx, label: str) -> None:
-    # a rerun replaces the stored result of its label, so the store (and the docs index) stays one per period
+def _forget_results(ctx, label: str, suite_name: str | None = None) -> None:
+    # a rerun replaces the stored result of its label (per suite), so the store and the docs index stay one per
+    # period and template
     store = ctx.validation_results_store
     for key in store.list_keys():
         run_id = getattr(key, "run_id", None)
-        if run_id is not None and run_id.run_name == label:
+        if run_id is None or run_id.run_name != label:
+            continue
+        ident = getattr(key, "expectation_suite_identifier", None)
+        if suite_name is None or ident is None or ident.name == suite_name:
             store.remove_key(key)
 
 
-def _run_gx(gx_dir: Path, docs_dir: Path | None, label: str, frame: pd.DataFrame):
-    """One checkpoint run over the frame; returns the suite validation result."""
+def _run_suite(ctx, spec: Suite, docs_dir: Path | None, label: str, frame: pd.DataFrame):
+    """One checkpoint run of a template's suite over its frame; returns the suite validation result."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
-    ctx = _context(Path(gx_dir))
     bd = _batch_definition(ctx)
-    suite = _suite(ctx)
+    suite = _suite(ctx, spec)
     name = suite.name
     vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"vd_{name}", data=bd, suite=suite))
     sites = _docs_site(ctx, docs_dir, label)
     actions = [UpdateDataDocsAction(name="data_docs", site_names=sites)] if sites else []
     cp = ctx.checkpoints.add_or_update(gx.Checkpoint(name=f"cp_{name}", validation_definitions=[vd],
                                                      actions=actions, result_format=RESULT_FORMAT))
-    _forget_results(ctx, label)
+    _forget_results(ctx, label, name)
     run_id = RunIdentifier(run_name=label, run_time=dt.datetime.now(dt.UTC))
     res = cp.run(batch_parameters={"dataframe": frame}, run_id=run_id)
     return next(iter(res.run_results.values()))
+
+
+def _run_gx(gx_dir: Path, docs_dir: Path | None, label: str, frame: pd.DataFrame, spec: Suite | None = None):
+    """One checkpoint run of a suite (default: the operations suite) over the frame."""
+    return _run_suite(_context(Path(gx_dir)), spec or load_suite(), docs_dir, label, frame)
 
 
 def _scope_params(period: str | None, submission_ids: list[str] | None, reject_codes: list[str],
@@ -169,13 +181,27 @@ def _scope_params(period: str | None, submission_ids: list[str] | None, reject_c
             "template_id": layout.template_id}
 
 
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{_fmt(lo)}–{_fmt(hi)}"
+    return f"≥{_fmt(lo)}" if lo is not None else f"≤{_fmt(hi)}"
+
+
 class _Mapper:
     """Turns one unexpected row of one expectation into a Finding."""
 
     def __init__(self, rules: tuple[Rule, ...], layout: Layout, scope: dict[str, dict[str, Any]]) -> None:
         self.rules = {r.id: r for r in rules}
-        self.labels = {f.code: f.label_zh for f in fields_by_code().values()} | layout.header_labels
+        self.labels = {f.code: f.label_zh for f in all_fields_by_code().values()} | layout.header_labels
+        tables = layout.tables.get(layout.default_version, {})
+        self.columns = {(t.name, c.field): c.label_zh for t in tables.values() for c in t.columns.values()}
         self.scope = scope
+
+    def label(self, rule: Rule, field: str) -> str:
+        """The Chinese label of a field or (for table rules) a column of the rule's table."""
+        if rule.table is not None and (rule.table, field) in self.columns:
+            return self.columns[(rule.table, field)]
+        return self.labels.get(field, field)
 
     @staticmethod
     def context(frame: pd.DataFrame, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -185,7 +211,10 @@ class _Mapper:
         key = ["submission_id", "rule_id", "field", "cell"]
         wanted = pd.DataFrame([{k: h[k] for k in key} for h in hits]).astype(object)
         wanted["_hit"] = range(len(hits))
-        got = wanted.merge(frame[key + CONTEXT_COLUMNS].astype({k: object for k in key}), on=key, how="left")
+        # only the frame rows of the failing rules and returns take part in the merge (a frame may be large)
+        mask = frame["rule_id"].isin(set(wanted["rule_id"])) & frame["submission_id"].isin(set(wanted["submission_id"]))
+        part = frame.loc[mask, key + CONTEXT_COLUMNS]
+        got = wanted.merge(part.astype({k: object for k in key}), on=key, how="left")
         got = got.drop_duplicates("_hit").sort_values("_hit")
         got = got.astype(object).where(got.notna(), None)
         return got[CONTEXT_COLUMNS].to_dict("records")
@@ -200,37 +229,55 @@ class _Mapper:
             value, expected = _fmt(v), "≥0"
         elif rule.kind == "whole_number":
             value, expected = _fmt(v, 6), "整数"
+        elif rule.kind == "between":
+            value, expected = _fmt(v), _range(rule.min, rule.max)
+        elif rule.kind == "in_set":
+            value, expected = _fmt(v), "、".join(_fmt(x) or "" for x in rule.values)
         elif rule.kind == "sum_equals":
             value, expected = _fmt(v), _fmt(other)
-            detail = "、".join(self.labels[f] for f, _ in rule.right)
+            detail = "、".join(self.label(rule, f) for f, _ in rule.right)
         elif rule.kind == "part_le_total":
             total = next(t for p, t in rule.pairs if p == field)
-            value, expected, detail = _fmt(v), _fmt(other), self.labels[total]
+            value, expected, detail = _fmt(v), _fmt(other), self.label(rule, total)
         elif rule.kind == "ratio_between":
             value = _fmt(v)
-            detail = "、".join(self.labels[f] for f, _ in rule.right)
+            detail = "、".join(self.label(rule, f) for f, _ in rule.right)
             if meta.get("side") == "below":
                 expected = _fmt(rule.min * other / rule.scale, 2)   # least plausible value of the field
             else:
                 expected = _fmt(v / rule.scale, 2)                  # the value if it was typed in 元
-        elif rule.kind in SUBMISSION_KINDS:
+        elif rule.kind in SUBMISSION_KINDS or rule.kind == "date_in_period":
             value, expected = _text(ctx["value_text"]), _text(ctx["other_text"])
+        elif rule.kind in ("codes_known", "route_known"):
+            value = _text(ctx["value_text"])
+        elif rule.kind == "flag_matches_codes":
+            codes = _text(ctx["value_text"])
+            value = _fmt(v)
+            detail = f"本行填写了问题代码「{codes}」" if codes else "本行未填写问题代码"
+        elif rule.kind == "unique_rows":
+            value, expected = _fmt(v), _fmt(other)
+            detail = "、".join(self.label(rule, f) for f in rule.fields)
+        elif rule.kind in ("in_scope", "ddd_covered"):
+            value, detail = _text(ctx["value_text"]), _text(ctx["other_text"])
+        elif rule.kind == "sample_adequacy":
+            value, expected, detail = _fmt(v), _fmt(other), _text(ctx["other_text"])
         sub = self.scope[sid]
-        f = make(meta["code"], severity=meta["severity"], field_zh=self.labels.get(field, field), detail=detail,
+        field_zh = self.label(rule, field)
+        f = make(meta["code"], severity=meta["severity"], field_zh=field_zh, detail=detail,
                  period=sub["finding_period"], facility_id=_text(sub["facility_id"]), submission_id=sid,
                  file=_text(sub["original_name"]), sheet=hit["sheet"], cell=cell, field=field, value=value,
                  expected=expected, rule_id=rule.id)
         f = dataclasses.replace(f, stage=STAGE)
         if rule.message:
             loc = _Blank({k: ("" if x is None else x) for k, x in dataclasses.asdict(f).items()})
-            loc["field_zh"] = self.labels.get(field, field)
+            loc["field_zh"] = field_zh
             loc["detail"] = detail or ""
             f = dataclasses.replace(f, message_zh=string.Formatter().vformat(rule.message, (), loc))
         return f
 
 
 def _write(con: duckdb.DuckDBPyConnection, findings: list[Finding], reject_codes: list[str]) -> None:
-    """Replace the scope's validation findings and settle its statuses, in one transaction."""
+    """Replace the validation findings of every return in scope and settle their statuses, in one transaction."""
     rows = pd.DataFrame([f.as_row() for f in findings], columns=FINDING_COLUMNS).astype(object)
     rows = rows.where(rows.notna(), None)
     with transaction(con):
@@ -244,46 +291,138 @@ def _write(con: duckdb.DuckDBPyConnection, findings: list[Finding], reject_codes
         run_sql(con, "val_set_status", reject_codes=reject_codes)
 
 
-def build_frame(con: duckdb.DuckDBPyConnection, period: str | None = None,
-                submission_ids: list[str] | None = None) -> pd.DataFrame:
-    """The validation frame of the scope (leaves the val_* temp tables in place for the caller)."""
-    rules, layout = load_rules(), load_layout()
-    reject = sorted({r.code for r in rules if r.kind in SUBMISSION_KINDS and r.severity == "error"})
+def _reject_codes(rules: tuple[Rule, ...]) -> list[str]:
+    """Codes that reject a return: submission-level rules of severity error (facility-unknown)."""
+    return sorted({r.code for r in rules if r.kind in SUBMISSION_KINDS and r.severity == "error"})
+
+
+def _scope(con: duckdb.DuckDBPyConnection, spec: Suite, period: str | None,
+           submission_ids: list[str] | None) -> None:
+    """val_layout and val_scope of a template's suite."""
+    layout = spec.layout()
     run_sql(con, "val_layout", **layout.rows())
-    run_sql(con, "val_scope", **_scope_params(period, submission_ids, reject, layout))
+    run_sql(con, "val_scope", **_scope_params(period, submission_ids, _reject_codes(spec.rules()), layout))
+
+
+def build_frame(con: duckdb.DuckDBPyConnection, period: str | None = None,
+                submission_ids: list[str] | None = None, suite: Suite | None = None) -> pd.DataFrame:
+    """The validation frame of a suite's scope (default: the operations suite; leaves the val_* temp tables in
+    place for the caller).
+
+    Table rules read val_rows (the scope's table cells), val_pivot_<table> (a table row's cells side by side)
+    and the Python-evaluated lookups; a shared-column suite's frame carries its text columns as categoricals.
+    """
+    spec = suite or load_suite()
+    rules = spec.rules()
+    _scope(con, spec, period, submission_ids)
     run_sql(con, "val_values")
-    return con.execute(batch_sql(rules)).df()
+    tbls, fields = row_fields(rules)
+    if tbls:
+        run_sql(con, "val_wanted", tbls=tbls, fields=fields)
+        run_sql(con, "val_rows")
+        for stmt in prep_sql(rules):
+            con.execute(stmt)
+        lookups.fill(con, rules)
+    if not spec.shared:
+        return con.execute(batch_sql(rules)).df()
+    return _categorical_frame(con, batch_sql(rules, shared=True), INDEX_COLUMNS + ["value_text", "other_text"])
+
+
+def _categorical_frame(con: duckdb.DuckDBPyConnection, sql: str, text_columns: list[str]) -> pd.DataFrame:
+    """The query's result with its text columns as categoricals.
+
+    A table return yields ~25 frame rows per table row (25 million for 1,000 returns of 1,000 rows), so the
+    text columns never become millions of Python strings: one pass collects each column's distinct values
+    (GROUPING SETS), each column is cast to an ENUM of them and fetched as codes.
+    """
+    sets = ", ".join(f"({c})" for c in text_columns)
+    which = "CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN '{c}'" for c in text_columns) + " END"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE val_vocab AS SELECT {which} AS col, coalesce({', '.join(text_columns)})"
+                f" AS x FROM ({sql}) GROUP BY GROUPING SETS ({sets})")
+    try:
+        for c in text_columns:
+            con.execute(f"CREATE OR REPLACE TEMP TYPE val_enum_{c} AS ENUM "
+                        f"(SELECT x FROM val_vocab WHERE col = '{c}' AND x IS NOT NULL ORDER BY x)")
+        cols = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description]
+        select = [f"CAST({c} AS val_enum_{c}) AS {c}" if c in text_columns else c for c in cols]
+        frame = con.execute(f"SELECT {', '.join(select)} FROM ({sql})").df()
+    finally:
+        con.execute("DROP TABLE IF EXISTS val_vocab")
+        for c in text_columns:
+            con.execute(f"DROP TYPE IF EXISTS val_enum_{c}")
+    for c in text_columns:  # an all-NULL column comes back as plain objects
+        if not isinstance(frame[c].dtype, pd.CategoricalDtype):
+            frame[c] = frame[c].astype("str").astype("category")
+    # GX filters the frame by rule (row_condition → DataFrame.query), which copies the index several times per
+    # expectation: a 32-bit index halves that cost
+    if len(frame) < 2**31:
+        frame.index = pd.Index(np.arange(len(frame), dtype=np.int32))
+    return frame
+
+
+def _release(con: duckdb.DuckDBPyConnection, rules: tuple[Rule, ...]) -> None:
+    """Drop a template's table-cell temp tables once its frame is built (they may hold millions of rows)."""
+    for stmt in drop_sql(rules):
+        con.execute(stmt)
+    con.execute("DROP VIEW IF EXISTS val_rows")
+    con.execute("DROP TABLE IF EXISTS val_wanted")
+
+
+_SCOPE_COLUMNS = ("submission_id", "facility_id", "original_name", "finding_period")
 
 
 def validate(con: duckdb.DuckDBPyConnection, gx_dir: Path, docs_dir: Path | None, period: str | None = None,
              submission_ids: list[str] | None = None) -> ValidationResult:
-    """Validate the current returns of a period (and/or the listed ids) and store their findings."""
-    rules, layout = load_rules(), load_layout()
-    reject = sorted({r.code for r in rules if r.kind in SUBMISSION_KINDS and r.severity == "error"})
-    n_exp = len(json.loads(suite_path().read_text(encoding="utf-8"))["expectations"])
+    """Validate the current returns of a period (and/or the listed ids) and store their findings.
+
+    Every template's returns in scope are validated by that template's suite (one GX checkpoint run each, Data
+    Docs for all into docs_dir); their findings are replaced and statuses settled in one transaction.
+    """
+    suites = load_suites()
+    reject = sorted({c for s in suites for c in _reject_codes(s.rules())})
     try:
-        frame = build_frame(con, period, submission_ids)
-        cols = ("submission_id", "facility_id", "original_name", "finding_period")
-        scope = {r[0]: dict(zip(cols, r)) for r in con.execute(
-            f"SELECT {', '.join(cols)} FROM val_scope ORDER BY submission_id").fetchall()}
-        if not scope:
-            return ValidationResult([], 0, n_exp, True)
-        label = period or "+".join(sorted({s["finding_period"] or "none" for s in scope.values()}))
-        result = _run_gx(gx_dir, docs_dir, label, frame)
-        mapper = _Mapper(rules, layout, scope)
-        hits = [(r.expectation_config.meta, hit) for r in result.results if not r.success
-                for hit in r.result.get("unexpected_index_list") or []]
+        con.execute("DROP TABLE IF EXISTS val_batch")
+        scopes: dict[str, dict[str, dict[str, Any]]] = {}
+        for spec in suites:  # the scope of every template first: the run's label names all their periods
+            _scope(con, spec, period, submission_ids)
+            rows = con.execute(f"SELECT {', '.join(_SCOPE_COLUMNS)} FROM val_scope ORDER BY submission_id").fetchall()
+            if rows:
+                scopes[spec.name] = {r[0]: dict(zip(_SCOPE_COLUMNS, r)) for r in rows}
+                run_sql(con, "val_batch", template_id=spec.layout().template_id)
+        if not scopes:
+            return ValidationResult([], 0, 0, True)
+        everyone = {sid: s for scope in scopes.values() for sid, s in scope.items()}
+        label = period or "+".join(sorted({s["finding_period"] or "none" for s in everyone.values()}))
+        ctx = _context(Path(gx_dir))
         found: dict[str, Finding] = {}
-        for (meta, hit), ctx in zip(hits, mapper.context(frame, [h for _, h in hits])):
-            f = mapper.finding(meta, hit, ctx)
-            found.setdefault(f.as_row()["finding_id"], f)
+        n_rows = n_exp = 0
+        success = True
+        for spec in suites:
+            if spec.name not in scopes:
+                continue
+            rules = spec.rules()
+            try:
+                frame = build_frame(con, period, submission_ids, spec)
+                _release(con, rules)
+                result = _run_suite(ctx, spec, docs_dir, label, frame)
+                mapper = _Mapper(rules, spec.layout(), scopes[spec.name])
+                hits = [(r.expectation_config.meta, hit) for r in result.results if not r.success
+                        for hit in r.result.get("unexpected_index_list") or []]
+                for (meta, hit), hit_ctx in zip(hits, mapper.context(frame, [h for _, h in hits])):
+                    f = mapper.finding(meta, hit, hit_ctx)
+                    found.setdefault(f.as_row()["finding_id"], f)
+                n_rows += len(frame)
+                n_exp += len(result.results)
+                success &= bool(result.success)
+                del frame
+            finally:
+                _release(con, rules)
         # a mistake another stage already reported at the same cell is not reported twice
         seen = {tuple(x) for x in run_sql(con, "val_existing_findings")}
         findings = [f for f in found.values() if (f.submission_id, f.code, f.sheet, f.cell) not in seen]
         findings.sort(key=lambda f: (f.submission_id or "", f.sheet or "", cell_sort_key(f.cell), f.rule_id or "",
                                      f.code))
         _write(con, findings, reject)
-        return ValidationResult(findings, len(frame), n_exp, bool(result.success))
+        return ValidationResult(findings, n_rows, n_exp, success)
     finally:
         run_sql(con, "val_drop")
-

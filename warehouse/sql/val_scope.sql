@@ -7,7 +7,7 @@ WITH picked AS (
     SELECT s.submission_id, s.facility_id, s.period, s.inbox_period, s.header_name, s.header_code,
            s.original_name, s.status, s.template_version
     FROM submissions AS s
-    WHERE s.template_id = $template_id  -- other templates have suites of their own
+    WHERE s.template_id = $template_id  -- each template has a suite of its own (one scope per template)
       AND ($any_period OR list_contains($periods, s.period) OR list_contains($periods, s.inbox_period))
       AND ($any_id OR list_contains($ids, s.submission_id))
       AND (s.status IN ('received', 'accepted')
