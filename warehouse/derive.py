@@ -137,7 +137,8 @@ REVIEW_SUMS_SQL = """
 -- 处方点评表 sums per return: N, A, C, E, G, I, K, O of the national sheet, from rows whose summed cells all
 -- read cleanly (a row with an unreadable count has its own finding and is left out, and counted as such)
 WITH cells AS (
-    SELECT submission_id, row_no, field, value, status, sheet, cell
+    -- DECIMAL, not DOUBLE: a float sum depends on the scan order, and reruns must give identical tables
+    SELECT submission_id, row_no, field, CAST(value AS DECIMAL(38, 6)) AS value, status, sheet, cell
     FROM return_rows
     WHERE tbl = 'review' AND list_contains($ids, submission_id)
       AND field IN ('n_drugs', 'has_antibiotic', 'has_injection', 'n_essential', 'n_generic', 'amount', 'rational')
