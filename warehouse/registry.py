@@ -20,9 +20,10 @@ from warehouse.load import insert_findings
 FACILITY_SHEET = "机构"
 MEMBERSHIP_SHEET = "成员关系"
 
-TIERS = ("三级", "二级", "一级", "基层")
+TIERS = ("三级", "二级", "一级", "基层", "区县")  # 区县: a county health bureau filing the county return
 GRADES = ("甲", "乙", "丙", "未定级")
-FTYPES = ("综合", "中医", "中西医结合", "民族医", "专科", "妇幼保健院", "乡镇卫生院", "社区卫生服务中心")
+FTYPES = ("综合", "中医", "中西医结合", "民族医", "专科", "妇幼保健院", "乡镇卫生院", "社区卫生服务中心",
+          "卫生健康行政部门")
 ORG_KINDS = ("医共体", "专科联盟", "医院集团", "医联体")
 ROLES = ("牵头", "成员")
 
