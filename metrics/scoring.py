@@ -101,7 +101,9 @@ class Scheme:
 # ---------------------------------------------------------------------------------------------- loader
 
 _TOP = {"version", "name_zh", "total_points", "precision", "min_weight_share", "require_complete",
-        "defaults", "calibres", "grades", "percentile_bands", "peer_groups"}
+        "defaults", "calibres", "grades", "percentile_bands", "peer_groups",
+        "indicator_catalog", "peer_groups_from"}
+_OPTIONAL = {"calibres", "defaults", "require_complete", "indicator_catalog", "peer_groups_from"}
 _ITEM = {"indicator", "weight", "rule", "missing", "data_error", "undefined", "section"}
 _RULE_PARAMS = {"ceiling": {"target", "deduct_per_unit"}, "floor": {"target", "deduct_per_unit"},
                 "band": {"low", "high", "deduct_per_unit"}, "linear": {"zero_at", "full_at"},
@@ -197,13 +199,35 @@ def _peer_group_names() -> set[str]:
     return {str(g.get("peer_group")) for g in doc.get("groups") or [] if isinstance(g, dict)}
 
 
+def _indicator_catalog(name: Any, where: str) -> dict[str, Indicator]:
+    # `indicator_catalog`: the catalog file (in metrics/catalog) a scheme scores; the alliance engine is imported
+    # only for schemes that name it
+    if name == "indicators.yaml":
+        return load_indicators()
+    if name == "alliance_indicators.yaml":
+        from metrics.alliance.catalog import scoring_indicators
+        return scoring_indicators()
+    raise CatalogError(f"{where}: indicator_catalog: must be indicators.yaml or alliance_indicators.yaml, "
+                       f"got {name!r}")
+
+
+def _group_names(source: Any, where: str) -> set[str]:
+    # `peer_groups_from`: peer_groups.yaml (hospital peer groups, tier × type) or org_kinds (医共体, 医联体, …)
+    if source == "peer_groups.yaml":
+        return _peer_group_names()
+    if source == "org_kinds":
+        from metrics.alliance.catalog import ORG_KINDS
+        return set(ORG_KINDS)
+    raise CatalogError(f"{where}: peer_groups_from: must be peer_groups.yaml or org_kinds, got {source!r}")
+
+
 @lru_cache(maxsize=8)
 def _load(path: Path) -> Scheme:
     doc = load_yaml(path)
-    check_keys(doc, _TOP, _TOP - {"calibres", "defaults", "require_complete"}, str(path))
+    check_keys(doc, _TOP, _TOP - _OPTIONAL, str(path))
     if not isinstance(doc.get("require_complete", True), bool):
         raise CatalogError(f"{path}: require_complete: must be true or false")
-    catalog = load_indicators()
+    catalog = _indicator_catalog(doc.get("indicator_catalog", "indicators.yaml"), str(path))
     total = _num(doc["total_points"], f"{path}: total_points")
     if not isinstance(doc["precision"], int) or not 0 <= doc["precision"] <= 2:
         raise CatalogError(f"{path}: precision: must be 0, 1 or 2 (composites keep 2 decimals)")
@@ -224,14 +248,15 @@ def _load(path: Path) -> Scheme:
             raise CatalogError(f"{path}: calibres.{code}: unknown calibre {name!r}")
     bands, quota = _grades(doc["grades"], f"{path}: grades")
     pbands, min_group, insufficient = _percentile_bands(doc["percentile_bands"], f"{path}: percentile_bands")
-    known_groups = _peer_group_names()
+    groups_from = doc.get("peer_groups_from", "peer_groups.yaml")
+    known_groups = _group_names(groups_from, str(path))
     if not isinstance(doc["peer_groups"], dict) or not doc["peer_groups"]:
         raise CatalogError(f"{path}: peer_groups: expected a mapping peer group → indicator list")
     groups: dict[str, tuple[SchemeItem, ...]] = {}
     for g, items in doc["peer_groups"].items():
         gw = f"{path}: peer_groups.{g}"
         if g not in known_groups:
-            raise CatalogError(f"{gw}: unknown peer group (peer_groups.yaml has {sorted(known_groups)})")
+            raise CatalogError(f"{gw}: unknown peer group ({groups_from} has {sorted(known_groups)})")
         if not isinstance(items, list) or not items:
             raise CatalogError(f"{gw}: expected a list of indicators")
         out: list[SchemeItem] = []
