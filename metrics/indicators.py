@@ -16,7 +16,8 @@ SMALL_SAMPLE = "small_sample"   # computed from a sample too small to be represe
 STATUSES = (OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE, SMALL_SAMPLE)
 SAMPLES = ("rx_review",)        # samples an indicator may declare it is computed from
 DIRECTIONS = ("up", "down", "monitor", "band")
-FORMULA_KINDS = ("ratio", "value", "growth")
+FORMULA_KINDS = ("ratio", "value", "growth", "external")
+EXTERNAL_SOURCES = ("satisfaction",)  # external: values computed by another stage (e.g. survey scoring)
 DEFAULT_CALIBRE = "default"  # name of the calibre of an indicator that declares a single `formula`
 
 Number = Decimal | float | int
@@ -31,6 +32,8 @@ class Formula:
     denominator: tuple[str, ...] = ()
     scale: Decimal = Decimal(1)
     of: str | None = None               # growth: the indicator whose value grows
+    source: str | None = None           # external: the stage that supplies the value (satisfaction)
+    survey: str | None = None           # external satisfaction: the survey type (op / ip / staff)
 
     def fields(self) -> tuple[str, ...]:
         """Every field the ratio reads, in formula order."""
@@ -104,7 +107,7 @@ class IndicatorValue:
 
 _IND_KEYS = {"code", "nat_no", "name_zh", "unit", "direction", "decimals", "note_zh", "formula",
              "calibres", "default_calibre", "examples", "sample"}
-_FORMULA_KEYS = {"kind", "numerator", "subtract", "denominator", "scale", "of"}
+_FORMULA_KEYS = {"kind", "numerator", "subtract", "denominator", "scale", "of", "source", "survey"}
 _CALIBRE_KEYS = {"label_zh", "formula"}
 _EXAMPLE_KEYS = {"given", "base", "blocked", "calibre", "expect"}
 
@@ -147,6 +150,11 @@ def _formula(obj: Any, where: str, known: Mapping[str, Any]) -> Formula:
         if not num:
             raise CatalogError(f"{where}: numerator must name at least one field")
         return Formula("value", num, (), (), _to_decimal(obj.get("scale", 1), f"{where}.scale"))
+    if kind == "external":
+        check_keys(obj, {"kind", "source", "survey"}, {"kind", "source"}, where)
+        if obj["source"] not in EXTERNAL_SOURCES:
+            raise CatalogError(f"{where}.source: must be one of {list(EXTERNAL_SOURCES)}, got {obj['source']!r}")
+        return Formula("external", source=str(obj["source"]), survey=obj.get("survey"))
     if kind == "growth":
         check_keys(obj, {"kind", "of"}, {"kind", "of"}, where)
         return Formula("growth", of=str(obj["of"]), scale=Decimal(100))
@@ -226,7 +234,7 @@ def _load(path: Path) -> tuple[Indicator, ...]:
         for c in x.calibres:
             if c.formula.kind == "growth":
                 ref = by_code.get(c.formula.of or "")
-                if ref is None or any(rc.formula.kind == "growth" for rc in ref.calibres):
+                if ref is None or any(rc.formula.kind in ("growth", "external") for rc in ref.calibres):
                     raise CatalogError(f"{path}: {x.code}.formula.of: must name a ratio indicator, "
                                        f"got {c.formula.of!r}")
     return tuple(out)
@@ -329,6 +337,8 @@ def compute(agg: Mapping[str, FieldValues], base: Mapping[str, FieldValues],
             fb = frozenset(blocked.get(fid, ()))
             bb = frozenset(base_blocked.get(fid, ()))
             for ind in indicators.values():
+                if ind.calibre(calibres.get(ind.code)).formula.kind == "external":
+                    continue  # supplied by its own stage (e.g. warehouse.satisfaction)
                 r = _evaluate(ind, indicators, calibres, values, base.get(fid), fb, bb)
                 value = None
                 if r.status == OK:

@@ -147,14 +147,16 @@ def test_score_period_writes_scores_and_composites(con: duckdb.DuckDBPyConnectio
         "SELECT facility_id, peer_group, composite, rank, status FROM composites WHERE period = '2026-Q3'").fetchall()}
     assert set(c) == {"H1", "H2", "H3", "H4", "T1"}
     assert c["H3"][3] == "not_scored" and c["H4"][3] == "not_scored"
-    # T1 (TCM) has no growth base and no rational-prescribing returns: 10.5 + 14 + 10.5 + 14 = 49 of 100
+    # T1 (TCM) has no growth base, no rational-prescribing and no satisfaction returns: YP01 10.5 + YP06 10.5
+    # + YP07 10.5 + YP08 10.5 = 42 of 100
     # scored weight < 60 % → not scored, and the reason says so
     [t1_reason] = con.execute("SELECT reason FROM composites WHERE facility_id = 'T1'").fetchone()
     assert c["T1"][0] == "三级中医类" and c["T1"][3] == "not_scored" and "低于方案要求的 60%" in t1_reason
-    # H1 and H2 differ only in 药占比 (27 % → 7 points; 32 % → 7 − 0.7 × 2 = 5.6). Both lack the 合理用药
-    # section (30 points redistributed), so the composite scales by 100 / 70: 1.4 × 100 / 70 = 2.00
+    # H1 and H2 differ only in 药占比 (27 % → 7 points; 32 % → 7 − 0.7 × 2 = 5.6). Both lack the 合理用药 and
+    # 满意度 sections (30 + 10 points redistributed), so the composite scales by 100 / 60: 1.4 × 100 / 60 = 2.333…
+    # (each composite is rounded half-up on its own: 69.48 − 67.15)
     assert c["H1"][2] == 1 and c["H2"][2] == 2
-    assert c["H1"][1] - c["H2"][1] == Decimal("2.00")
+    assert c["H1"][1] - c["H2"][1] == Decimal("2.33")
     # H1's YP01 row: ceiling 30 %, 27 % → the item's full 7 points
     [(pts, status)] = con.execute("SELECT points, status FROM scores WHERE facility_id = 'H1' AND indicator = 'YP01'"
                                   ).fetchall()

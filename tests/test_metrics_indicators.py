@@ -35,6 +35,8 @@ def test_catalog_example(ind: Indicator, ex: Example) -> None:
 
 def test_every_indicator_has_examples_including_a_zero_denominator() -> None:
     for ind in CATALOG.values():
+        if ind.calibre().formula.kind == "external":  # computed by its own stage, with its own hand-computed tests
+            continue
         assert ind.examples, ind.code
         if ind.calibre().formula.kind != "value":  # a value has no denominator to be zero
             assert any(ex.expect == "undefined" for ex in ind.examples), ind.code
@@ -99,7 +101,9 @@ def test_unknown_calibre_is_rejected() -> None:
 
 def test_rows_for_every_facility_and_indicator_in_catalog_order() -> None:
     out = compute({"B": {}, "A": {}}, {}, {"C": {"med_revenue"}}, CATALOG)
-    assert [(v.facility_id, v.indicator) for v in out] == [(f, c) for f in "ABC" for c in CATALOG]
+    # external indicators (满意度 MY01–MY03) are left to their own stage (warehouse.satisfaction)
+    computed = [c for c, i in CATALOG.items() if i.calibre().formula.kind != "external"]
+    assert [(v.facility_id, v.indicator) for v in out] == [(f, c) for f in "ABC" for c in computed]
     assert {v.status for v in out if v.facility_id == "A"} == {"missing"}
     row = out[0].as_row("2026-Q3")
     assert row["period"] == "2026-Q3" and row["status"] == "missing"

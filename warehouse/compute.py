@@ -90,9 +90,13 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     if require_complete is None:
         require_complete = s.require_complete
     base_period = same_period_last_year(p)
-    agg = aggregate_fields(con, p, require_complete)
+    groups = facility_peer_groups(con, p)
+    # facilities the scheme assesses: those of its peer groups (and any facility whose group is unknown, so the
+    # score stage can list it as 未分组); counties and grassroots centres feed the alliance layer instead
+    agg = {fid: v for fid, v in aggregate_fields(con, p, require_complete).items()
+           if fid not in groups or groups[fid] is None or groups[fid] in s.groups}
     # registry facilities of the scheme's peer groups without any return still get rows (status missing)
-    for fid, group in facility_peer_groups(con, p).items():
+    for fid, group in groups.items():
         if group in s.groups:
             agg.setdefault(fid, {})
     from warehouse.prescribing import mark_small_samples, samples
@@ -102,6 +106,11 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
                      catalog, s.calibres, base_blocked=blocked_fields(con, base_period))
     # review-sample indicators of a facility whose sample was too small in any month are marked, not trusted
     values = mark_small_samples(values, samples(con, p), catalog)
+    # satisfaction indicators come from the survey / platform scoring over their window
+    from warehouse.satisfaction import satisfaction_values
+
+    assessed = sorted(f for f in agg if groups.get(f) in s.groups)
+    values += satisfaction_values(con, p, assessed, {f: groups[f] for f in assessed}, catalog)
     rows = [v.as_row(p.code) for v in values]
     with transaction(con):
         run_sql(con, "ind_delete_period", period=p.code)
