@@ -80,16 +80,25 @@ def score_task(settings: Settings, periods: list[str], scheme: str) -> dict[str,
     return out
 
 
+@task(name="alliance", **_task)
+def alliance_task(settings: Settings, periods: list[str], scheme: str) -> dict[str, int]:
+    out = pipeline.alliances(settings, periods, scheme)
+    progress.reporter.done("医共体考核", f"{out[periods[-1]]} 个医共体参与评分")
+    return out
+
+
 @task(name="report", **_task)
 def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_period: str | None):
     return pipeline.report(settings, run, scheme, prev_period)
 
 
 @flow(name="monthly-assessment", persist_result=False, log_prints=False)
-def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[str, Any]:
+def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
+                       alliance_scheme: str = "alliance_2026") -> dict[str, Any]:
     """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period.
 
-    Stages: discover → archive & register → parse (batches) → load → validate → compute → score → report.
+    Stages: discover → archive & register → parse (batches) → load → validate → compute → score → alliance
+    (医共体 indicators and scores) → report.
     """
     settings = Settings.from_env()
     run = pipeline.start_run(settings, period, Path(inbox))
@@ -122,6 +131,8 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026") -> dict[st
             compute_task(settings, periods, scheme)
         with timed("score"):
             score_task(settings, periods, scheme)
+        with timed("alliance"):
+            alliance_task(settings, periods, alliance_scheme)
         with timed("report"):
             report_task(settings, run, scheme, periods[0])
             _artifacts(settings, run, scheme)

@@ -176,6 +176,17 @@ def score(settings: Settings, periods: list[str], scheme_version: str) -> dict[s
         con.close()
 
 
+def alliances(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
+    """The medical-alliance (医共体) layer of each period: indicators from members and county, scores, ranks."""
+    from warehouse.alliance import alliance_period
+
+    con = _cursor(settings)
+    try:
+        return {q: alliance_period(con, q, scheme_version)["scored"] for q in periods}
+    finally:
+        con.close()
+
+
 def _rows(cur) -> list[dict[str, Any]]:
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
