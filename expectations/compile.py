@@ -1,14 +1,16 @@
 """Compile the rules files into derived-column SQL and GX suites (`python -m expectations.compile`).
 
 One rules file per template: expectations/rules.yaml (JX-YB01) and expectations/rules_<name>.yaml (the others),
-each naming its suite, its layout (templates_xlsx/layouts/<layout>.yaml) and hence its field catalog.
+each naming its suite, its layout (templates_xlsx/layouts/<layout>.yaml) and hence its field catalog. A rules file
+may name a policy file (`settings:`); a rule value written `{setting: <key>}` is read from it at compile time.
 """
 from __future__ import annotations
 
 import json
 import re
 import sys
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, fields as dc_fields
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ SHARED_COLUMN = "r"
 
 FIELD_KINDS = ("required", "non_negative", "whole_number", "between", "in_set")
 CROSS_KINDS = ("sum_equals", "part_le_total", "ratio_between")
+PAIR_KINDS = ("both_or_neither",)   # two fixed fields filled together or left blank together
 SUBMISSION_KINDS = {  # kind → the header key whose cell anchors the finding
     "facility_known": "facility_code",
     "facility_name_matches": "facility_name",
@@ -41,11 +44,13 @@ SUBMISSION_KINDS = {  # kind → the header key whose cell anchors the finding
 }
 # rules over the rows of a layout table (`table:`); FIELD_KINDS and part_le_total work on table columns too
 ROW_KINDS = ("date_in_period", "codes_known", "flag_matches_codes", "unique_rows", "route_known", "in_scope",
-             "ddd_covered")
+             "ddd_covered", "in_scale", "text_in_set", "incomplete_row", "straight_lining")
+# row kinds judging a questionnaire row as a whole from its item cells (the columns' scales), on an anchor cell
+ANSWER_KINDS = ("incomplete_row", "straight_lining")
 # one value per return computed from a table, anchored on a fixed field's cell
 RETURN_KINDS = ("sample_adequacy",)
 PRODUCT_KINDS = ("route_known", "in_scope", "ddd_covered")
-KINDS = FIELD_KINDS + CROSS_KINDS + tuple(SUBMISSION_KINDS) + ROW_KINDS + RETURN_KINDS
+KINDS = FIELD_KINDS + CROSS_KINDS + PAIR_KINDS + tuple(SUBMISSION_KINDS) + ROW_KINDS + RETURN_KINDS
 TABLE_KINDS = FIELD_KINDS + ("part_le_total",) + ROW_KINDS + RETURN_KINDS   # kinds that may name a table
 GX_SEVERITY = {"error": "critical", "warning": "warning", "info": "info"}
 PRODUCT_ROLES = ("name", "atc", "form", "strength", "pack_unit")   # product columns of a consumption table
@@ -55,7 +60,7 @@ _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _CELL = re.compile(r"^[A-Z]{1,3}[1-9][0-9]{0,6}$")
 _RULE_KEYS = {"id", "kind", "fields", "select", "left", "right", "tolerance", "scale", "min", "max", "code",
               "severity", "code_below", "severity_below", "message", "note", "table", "values", "anchor",
-              "product"}
+              "product", "max_share", "min_items", "exclude"}
 _KIND_KEYS = {
     "required": {"fields", "select", "table"},
     "non_negative": {"fields", "select", "table"},
@@ -76,12 +81,17 @@ _KIND_KEYS = {
     "in_scope": {"table", "left", "product"},
     "ddd_covered": {"table", "left", "product"},
     "sample_adequacy": {"table", "left", "fields"},
+    "both_or_neither": {"left", "right"},
+    "in_scale": {"table", "fields", "select"},
+    "text_in_set": {"table", "fields", "values"},
+    "incomplete_row": {"table", "fields", "select", "anchor", "max_share"},
+    "straight_lining": {"table", "fields", "select", "anchor", "min_items", "exclude"},
 }
 _NEEDS_TABLE = set(ROW_KINDS) | set(RETURN_KINDS)
 _COMMON_KEYS = {"id", "kind", "code", "severity", "message", "note"}
 _SELECT_ATTRS = {"kind", "required", "blank", "group", "aggregation", "unit", "parts_of"}
 _COLUMN_SELECT_ATTRS = {"kind", "required", "blank", "pii"}
-_SUITE_KEYS = {"version", "suite", "rules", "layout", "value_column"}
+_SUITE_KEYS = {"version", "suite", "rules", "layout", "value_column", "settings"}
 
 
 @dataclass(frozen=True)
@@ -107,8 +117,13 @@ class Rule:
     note: str | None = None
     table: str | None = None                      # a layout table: the rule reads its rows
     values: tuple[float, ...] = ()                # in_set: the allowed values
-    anchor: str | None = None                     # unique_rows: the column the finding sits on
+    anchor: str | None = None                     # unique_rows, answer kinds: the column the finding sits on
     product: tuple[tuple[str, str], ...] = ()     # product kinds: (role, column)
+    texts: tuple[str, ...] = ()                   # text_in_set: the allowed texts
+    bounds: tuple[tuple[str, float, float], ...] = ()   # in_scale, answer kinds: (column, scale min, scale max)
+    max_share: float | None = None                # incomplete_row: largest share of unanswered items allowed
+    min_items: int | None = None                  # straight_lining: equal answers on this many items of a scale
+    exclude: bool = False                         # straight_lining: whether flagged questionnaires are excluded
 
     @property
     def column(self) -> str:
@@ -130,6 +145,8 @@ class Column:
     required: bool = False
     blank: str = "missing"
     pii: str | None = None
+    min: float | None = None      # the answer scale of a questionnaire item column
+    max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -189,8 +206,10 @@ def _tables(ver: dict, path: Path, i: int) -> dict[str, Table]:
             code = c.get("field") if isinstance(c, dict) else None
             if not isinstance(code, str) or not _IDENT.match(code):
                 raise CatalogError(f"{where}.columns.{letter}: bad field {code!r}")
+            lo, hi = (None if c.get(k) is None else _number(c[k], f"{where}.columns.{letter}.{k}", signed=True)
+                      for k in ("min", "max"))
             cols[code] = Column(code, str(c.get("label_zh", code)), str(c.get("kind", "text")),
-                                bool(c.get("required", False)), str(c.get("blank", "missing")), c.get("pii"))
+                                bool(c.get("required", False)), str(c.get("blank", "missing")), c.get("pii"), lo, hi)
         out[name] = Table(name, str(t["sheet"]), cols)
     return out
 
@@ -230,6 +249,7 @@ class Suite:
     rules_file: Path
     layout_file: Path
     shared: bool          # value_column: shared (one column `r`, expectations pick their rows by rule_id)
+    settings_file: Path | None = None   # settings: the policy file `{setting: key}` values are read from
 
     @property
     def source(self) -> str:
@@ -266,7 +286,13 @@ def load_suite(path: Path = RULES_FILE) -> Suite:
     style = doc.get("value_column", "per_rule")
     if style not in ("per_rule", "shared"):
         raise CatalogError(f"{path}: value_column: must be per_rule or shared, got {style!r}")
-    return Suite(name, Path(path), LAYOUTS_DIR / f"{stem}.yaml", style == "shared")
+    settings = None
+    if "settings" in doc:
+        rel = doc["settings"]
+        settings = HERE.parent / rel if isinstance(rel, str) else None
+        if settings is None or not settings.is_file():
+            raise CatalogError(f"{path}: settings: no settings file {rel!r}")
+    return Suite(name, Path(path), LAYOUTS_DIR / f"{stem}.yaml", style == "shared", settings)
 
 
 def rules_files() -> list[Path]:
@@ -289,6 +315,50 @@ def _catalog(layout: Layout) -> dict[str, FieldDef]:
     fields = load_fields() if layout.field_catalog == DEFAULT_CATALOG else load_fields(CATALOG_DIR /
                                                                                          layout.field_catalog)
     return {f.code: f for f in fields}
+
+
+# --- settings (policy values a rules file takes from a data file) ----------------------------------------
+
+# metrics/satisfaction/data/settings.yaml's defaults, used only when its loader is not importable
+_SATISFACTION_DEFAULTS: dict[str, Any] = {"max_blank_share": 0.2, "straight_line.min_items": 5,
+                                          "straight_line.exclude": False, "modes": ["现场", "电话", "网络"]}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v)
+    return list(v) if isinstance(v, tuple) else v
+
+
+@lru_cache(maxsize=8)
+def load_settings(path: Path) -> dict[str, Any]:
+    """A satisfaction settings file as dotted key → value (`straight_line.min_items`), via its strict loader.
+
+    Without metrics.satisfaction (an older checkout) the YAML is read as is, missing keys taking the defaults.
+    """
+    try:
+        from metrics.satisfaction.questionnaire import load_settings as strict
+    except ImportError:
+        doc = load_yaml(path)
+        flat = {f"{k}.{kk}" if isinstance(v, dict) else k: vv
+                for k, v in doc.items() for kk, vv in (v.items() if isinstance(v, dict) else [(None, v)])}
+        return _SATISFACTION_DEFAULTS | flat
+    loaded = strict(Path(path))
+    return {f.name.replace("straight_line_", "straight_line.").replace("shrinkage_", "shrinkage."):
+            _plain(getattr(loaded, f.name)) for f in dc_fields(loaded)}
+
+
+def _setting(v: Any, settings: Path | None, where: str) -> Any:
+    """A rule value as written, or — written `{setting: key}` — the value of key in the rules file's settings."""
+    if not isinstance(v, dict):
+        return v
+    check_keys(v, {"setting"}, {"setting"}, where)
+    if settings is None:
+        raise CatalogError(f"{where}: {{setting: …}} needs a `settings:` file at the top of the rules file")
+    values = load_settings(settings)
+    if v["setting"] not in values:
+        raise CatalogError(f"{where}: {settings} has no setting {v['setting']!r}; known: {sorted(values)}")
+    return values[v["setting"]]
 
 
 # --- rules -----------------------------------------------------------------------------------------------
@@ -382,13 +452,28 @@ def _bounds(r: dict, w: str) -> tuple[float | None, float | None]:
 
 
 def _parse_table_rule(r: dict, w: str, common: dict[str, Any], tol: tuple[float, float], table: Table,
-                      catalog: dict[str, FieldDef], layout: Layout) -> Rule:
+                      catalog: dict[str, FieldDef], layout: Layout, settings: Path | None = None) -> Rule:
     """A rule over the rows of a layout table (or, for sample_adequacy, one value per return)."""
     kind = common["kind"]
     extra: dict[str, Any] = {"table": table.name, "tol_abs": tol[0], "tol_rel": tol[1]}
 
     def columns(key: str = "fields") -> tuple[str, ...]:
         return tuple(_column(c, table, f"{w}.{key}") for c in _list(r.get(key), f"{w}.{key}"))
+
+    def chosen() -> tuple[str, ...]:
+        if ("fields" in r) == ("select" in r):
+            raise CatalogError(f"{w}: give exactly one of fields / select")
+        return columns() if "fields" in r else tuple(_select_columns(r["select"], table, f"{w}.select"))
+
+    def scales(cols: tuple[str, ...]) -> tuple[tuple[str, float, float], ...]:
+        # an item's scale is its layout column's min/max (the layout mirrors the questionnaire's scales)
+        out = []
+        for c in cols:
+            col = table.columns[c]
+            if col.min is None or col.max is None:
+                raise CatalogError(f"{w}: column {c} of table {table.name} has no min/max (answer scale) in the layout")
+            out.append((c, col.min, col.max))
+        return tuple(out)
 
     def kind_of(col: str, kinds: tuple[str, ...], key: str) -> str:
         if table.columns[col].kind not in kinds:
@@ -426,6 +511,35 @@ def _parse_table_rule(r: dict, w: str, common: dict[str, Any], tol: tuple[float,
         return Rule(**common, left=left, right=((right, 1.0),), **extra)
     if kind == "unique_rows":
         return Rule(**common, fields=columns(), anchor=_column(r.get("anchor"), table, f"{w}.anchor"), **extra)
+    if kind == "in_scale":
+        cols = chosen()
+        return Rule(**common, fields=cols, bounds=scales(cols), **extra)
+    if kind == "text_in_set":
+        cols = columns()
+        for c in cols:
+            kind_of(c, ("text",), "fields")
+        texts = _setting(r.get("values"), settings, f"{w}.values")
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise CatalogError(f"{w}.values: must be a non-empty list of texts, got {texts!r}")
+        return Rule(**common, fields=cols, texts=tuple(texts), **extra)
+    if kind in ANSWER_KINDS:
+        cols = chosen()
+        anchor = _column(r.get("anchor"), table, f"{w}.anchor")
+        if anchor in cols:
+            raise CatalogError(f"{w}.anchor: the anchor {anchor} is one of the items")
+        if kind == "incomplete_row":
+            share = _setting(r.get("max_share"), settings, f"{w}.max_share")
+            if not 0 <= _number(share, f"{w}.max_share") < 1:
+                raise CatalogError(f"{w}.max_share: must be below 1, got {share!r}")
+            return Rule(**common, fields=cols, bounds=scales(cols), anchor=anchor, max_share=float(share), **extra)
+        n = _setting(r.get("min_items"), settings, f"{w}.min_items")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise CatalogError(f"{w}.min_items: must be a whole number ≥ 2, got {n!r}")
+        exclude = _setting(r.get("exclude", False), settings, f"{w}.exclude")
+        if not isinstance(exclude, bool):
+            raise CatalogError(f"{w}.exclude: must be true or false, got {exclude!r}")
+        return Rule(**common, fields=cols, bounds=scales(cols), anchor=anchor, min_items=n, exclude=exclude,
+                    **extra)
     if kind in PRODUCT_KINDS:
         prod = r.get("product")
         if not isinstance(prod, dict):
@@ -444,7 +558,8 @@ def _parse_table_rule(r: dict, w: str, common: dict[str, Any], tol: tuple[float,
     return Rule(**common, left=left, fields=columns(), **extra)
 
 
-def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layout: Layout | None = None) -> Rule:
+def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layout: Layout | None = None,
+                settings: Path | None = None) -> Rule:
     w = _where(path, i)
     check_keys(r, _RULE_KEYS, {"id", "kind", "code", "severity"}, w)
     rid, kind = r["id"], r["kind"]
@@ -470,7 +585,7 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layou
             if name not in tables:
                 raise CatalogError(f"{w}.table: no table {name!r} in layout version {v}")
         table = layout.table(name)
-        rule = _parse_table_rule(r, w, common, (tol_abs, tol_rel), table, catalog, layout)
+        rule = _parse_table_rule(r, w, common, (tol_abs, tol_rel), table, catalog, layout, settings)
         for v, tables in layout.tables.items():
             for col in rule_columns(rule):
                 if col not in tables[name].columns:
@@ -507,6 +622,11 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layou
         return Rule(**common)
 
     left = _field(r.get("left"), catalog, f"{w}.left")
+    if kind == "both_or_neither":
+        right = _field(r.get("right"), catalog, f"{w}.right")
+        if right == left:
+            raise CatalogError(f"{w}.right: must differ from left")
+        return Rule(**common, left=left, right=((right, 1.0),))
     if kind == "sum_equals":
         right = r.get("right")
         if not isinstance(right, list) or not right:
@@ -542,7 +662,7 @@ def load_rules(path: Path = RULES_FILE) -> tuple[Rule, ...]:
         raise CatalogError(f"{path}: rules: must be a non-empty list")
     layout = suite.layout()
     catalog = _catalog(layout)
-    rules = tuple(_parse_rule(r, i, path, catalog, layout) for i, r in enumerate(doc["rules"]))
+    rules = tuple(_parse_rule(r, i, path, catalog, layout, suite.settings_file) for i, r in enumerate(doc["rules"]))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise CatalogError(f"{path}: duplicate rule ids")
@@ -677,6 +797,46 @@ def _submission_select(rule: Rule, col: str) -> str:
             f"    WHERE s.period IS NOT NULL AND s.inbox_period IS NOT NULL")
 
 
+_FILLED = "IN ('ok', 'blank_zero', 'error')"   # as `required` counts a cell filled (error: reported by the parser)
+
+
+def _pair_select(rule: Rule, col: str) -> str:
+    """both_or_neither: 1 when both fields are filled or both blank; else 0 on the blank one's cell."""
+    a, b = _id(rule.left), _id(rule.right[0][0])
+    only_a = "a_filled AND NOT b_filled"   # the finding sits on the cell that is missing
+    return (f"SELECT submission_id, CASE WHEN {only_a} THEN b_sheet ELSE a_sheet END AS sheet,"
+            f" CASE WHEN {only_a} THEN b_cell ELSE a_cell END AS cell,"
+            f" CASE WHEN {only_a} THEN {_lit(b)} ELSE {_lit(a)} END AS field, {_lit(rule.id)} AS rule_id,"
+            f" CASE WHEN {only_a} THEN {_lit(a)} ELSE {_lit(b)} END AS other_text,\n"
+            f"           CAST(CASE WHEN a_filled = b_filled THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n"
+            f"    FROM (SELECT a.submission_id, a.sheet AS a_sheet, a.cell AS a_cell, b.sheet AS b_sheet,"
+            f" b.cell AS b_cell, a.status {_FILLED} AS a_filled, b.status {_FILLED} AS b_filled\n"
+            f"          FROM val_values AS a JOIN val_values AS b ON b.submission_id = a.submission_id"
+            f" AND b.field = {_lit(b)}\n"
+            f"          WHERE a.field = {_lit(a)})")
+
+
+def _str(text: str) -> str:
+    # a text made by the compiler (a scale label such as 1–5), quoted as an SQL string literal
+    return "'" + text.replace("'", "''") + "'"
+
+
+def scale_label(lo: float, hi: float) -> str:
+    """An answer scale as people write it: 1–5, 0–10."""
+    return f"{lo:g}–{hi:g}"
+
+
+def _scales_sql(rule: Rule) -> str:
+    """The rule's item columns with their scales, as an inline table s(field, lo, hi, scale)."""
+    rows = ", ".join(f"({_lit(c)}, {_num(lo)}, {_num(hi)}, {_str(scale_label(lo, hi))})" for c, lo, hi in rule.bounds)
+    return f"(VALUES {rows}) AS s(field, lo, hi, scale)"
+
+
+# an answer counts when it is a whole number inside its item's scale (metrics/satisfaction/score.py: else it is
+# out of scale and scores nothing, like a blank)
+_ANSWERED = "x.v IS NOT NULL AND x.v = round(x.v) AND x.v BETWEEN s.lo AND s.hi"
+
+
 def _no_error(rule: Rule, cols: list[str]) -> str:
     """SQL condition: none of the row's cells the rule reads was an unreadable (error) cell."""
     return " AND ".join(f"e_{_id(c)} IS NOT TRUE" for c in cols)
@@ -735,6 +895,51 @@ def _row_select(rule: Rule, col: str) -> list[str]:
                 f"          FROM {tbl} WHERE {_no_error(rule, keys)} AND ({some})\n"
                 f"          WINDOW w AS (PARTITION BY {part} ORDER BY row_no))\n"
                 f"    WHERE c_{a} IS NOT NULL"]
+    if rule.kind == "in_scale":
+        # 1 when a filled item is a whole number inside its scale; blank and unreadable cells are not judged
+        return [f"SELECT x.submission_id, x.sheet, x.cell, x.field, {rid} AS rule_id, x.v AS value_num,"
+                f" s.scale AS other_text,\n"
+                f"           CAST(CASE WHEN {_ANSWERED} THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n"
+                f"    FROM val_rows AS x JOIN {_scales_sql(rule)} ON s.field = x.field\n"
+                f"    WHERE x.tbl = {_lit(rule.table)} AND x.v IS NOT NULL"]
+    if rule.kind == "text_in_set":
+        # GX judges the text itself (value_text in the rule's value set): `r` only marks the rule's rows
+        fields = ", ".join(_lit(f) for f in rule.fields)
+        return [f"SELECT submission_id, sheet, cell, field, {rid} AS rule_id, t AS value_text,"
+                f" CAST(1 AS DOUBLE) AS {col}\n"
+                f"    FROM val_rows WHERE tbl = {_lit(rule.table)} AND field IN ({fields}) AND t IS NOT NULL"]
+    if rule.kind in ANSWER_KINDS:
+        a = _id(rule.anchor)
+        head = (f"SELECT p.submission_id, p.sheet, p.c_{a} AS cell, {_lit(a)} AS field, {rid} AS rule_id,"
+                f" p.t_{a} AS value_text,")
+        answered = (f"SELECT x.submission_id, x.row_no, s.scale, count(*) AS n, min(x.v) AS answer,"
+                    f" max(x.v) AS top\n"
+                    f"          FROM val_rows AS x JOIN {_scales_sql(rule)} ON s.field = x.field\n"
+                    f"          WHERE x.tbl = {_lit(rule.table)} AND {_ANSWERED}\n"
+                    f"          GROUP BY x.submission_id, x.row_no, s.scale")
+        if rule.kind == "incomplete_row":
+            # the share of items unanswered (blank, unreadable or out of scale); GX compares it with max_share
+            n = len(rule.bounds)
+            missing = f"({n} - coalesce(k.n, 0))"
+            return [f"{head} CAST({missing} AS DOUBLE) AS value_num, CAST({n} AS DOUBLE) AS other_num,\n"
+                    f"           CAST({missing} AS DOUBLE) / {n} AS {col}\n"
+                    f"    FROM {tbl} AS p\n"
+                    f"    LEFT JOIN (SELECT submission_id, row_no, sum(n) AS n FROM ({answered})\n"
+                    f"               GROUP BY submission_id, row_no) AS k USING (submission_id, row_no)\n"
+                    f"    WHERE p.c_{a} IS NOT NULL"]
+        # straight_lining: per scale, the number of answers when they are all equal (else 0); the row takes its
+        # largest scale, and GX compares it with min_items
+        # (ties between scales go to the first scale label, so reruns word the finding alike)
+        return [f"{head} k.answer AS value_num, CAST(k.n_same AS DOUBLE) AS other_num, k.scale AS other_text,\n"
+                f"           CAST(coalesce(k.n_same, 0) AS DOUBLE) AS {col}\n"
+                f"    FROM {tbl} AS p\n"
+                f"    LEFT JOIN (SELECT submission_id, row_no, max(n_same) AS n_same,"
+                f" first(answer ORDER BY n_same DESC, scale) AS answer,"
+                f" first(scale ORDER BY n_same DESC, scale) AS scale\n"
+                f"               FROM (SELECT *, CASE WHEN answer = top THEN n ELSE 0 END AS n_same"
+                f" FROM ({answered}))\n"
+                f"               GROUP BY submission_id, row_no) AS k USING (submission_id, row_no)\n"
+                f"    WHERE p.c_{a} IS NOT NULL"]
     if rule.kind in PRODUCT_KINDS:
         left = _id(rule.left)
         on = " AND ".join(f"k.{role} = {expr}" for role, expr in product_key(rule))
@@ -763,7 +968,12 @@ def _row_select(rule: Rule, col: str) -> list[str]:
             f"    WHERE a.rule_id = {rid}"]
 
 
-_PIVOT_KINDS = ("part_le_total", "flag_matches_codes", "unique_rows") + PRODUCT_KINDS
+_PIVOT_KINDS = ("part_le_total", "flag_matches_codes", "unique_rows") + PRODUCT_KINDS + ANSWER_KINDS
+
+
+def _pivot_reads(rule: Rule) -> list[str]:
+    # the answer kinds count a row's items straight from val_rows: the pivot only carries their anchor
+    return [rule.anchor] if rule.kind in ANSWER_KINDS else rule_columns(rule)
 
 
 def pivot_columns(rules: tuple[Rule, ...]) -> dict[str, list[str]]:
@@ -772,7 +982,7 @@ def pivot_columns(rules: tuple[Rule, ...]) -> dict[str, list[str]]:
     for r in rules:
         if r.table is not None and r.kind in _PIVOT_KINDS:
             out.setdefault(r.table, [])
-            out[r.table] += [c for c in rule_columns(r) if c not in out[r.table]]
+            out[r.table] += [c for c in _pivot_reads(r) if c not in out[r.table]]
     return out
 
 
@@ -781,7 +991,7 @@ def _anchor_columns(rules: tuple[Rule, ...], table: str) -> list[str]:
     out: list[str] = []
     for r in rules:
         if r.table == table and r.kind in _PIVOT_KINDS:
-            out += [r.anchor] if r.kind == "unique_rows" else [p for p, _ in r.pairs] or [r.left]
+            out += [r.anchor] if r.anchor else [p for p, _ in r.pairs] or [r.left]
     return list(dict.fromkeys(c for c in out if c))
 
 
@@ -842,6 +1052,8 @@ def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> st
             selects += _cross_selects(r, col)
         elif r.kind in SUBMISSION_KINDS:
             selects.append(_submission_select(r, col))
+        elif r.kind in PAIR_KINDS:
+            selects.append(_pair_select(r, col))
         else:
             selects += _row_select(r, col)
     cols = INDEX_COLUMNS + ["CAST(value_num AS DOUBLE) AS value_num", "CAST(other_num AS DOUBLE) AS other_num",
@@ -852,7 +1064,10 @@ def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> st
         cols += [f"CAST({r.column} AS DOUBLE) AS {r.column}" for r in rules]
     wide = ("wide AS (\n    SELECT submission_id,\n           " + ",\n           ".join(pivots)
             + "\n    FROM val_values\n    GROUP BY submission_id\n)") if pivots else "wide AS (SELECT 1)"
-    body = "\n    UNION ALL BY NAME\n    ".join(selects)
+    # a typed empty branch first: every context column exists even when no rule of the suite fills it
+    typed = [f"CAST(NULL AS VARCHAR) AS {c}" for c in INDEX_COLUMNS + ["value_text", "other_text"]]
+    typed += [f"CAST(NULL AS DOUBLE) AS {c}" for c in ("value_num", "other_num")]
+    body = "\n    UNION ALL BY NAME\n    ".join([f"SELECT {', '.join(typed)} WHERE false"] + selects)
     where = f"\n    WHERE {SHARED_COLUMN} IS NOT NULL" if shared else ""
     return (
         "-- generated by expectations/compile.py from the rules files (needs val_layout, val_scope, val_values;"
@@ -868,7 +1083,7 @@ def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> st
 # --- GX suite ----------------------------------------------------------------------------------------------
 
 def _expectation(rule: Rule, gx_type: str, kwargs: dict[str, Any], code: str, severity: str,
-                 side: str | None = None, shared: bool = False) -> dict[str, Any]:
+                 side: str | None = None, shared: bool = False, column: str | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"rule_id": rule.id, "kind": rule.kind, "code": code, "severity": severity}
     if side:
         meta["side"] = side
@@ -876,9 +1091,10 @@ def _expectation(rule: Rule, gx_type: str, kwargs: dict[str, Any], code: str, se
         meta["table"] = rule.table
     if rule.note:
         meta["note"] = rule.note
-    if shared:
-        # every rule's value sits in the one column `r`; the expectation reads its own rule's rows
-        kw = {"column": SHARED_COLUMN, **kwargs,
+    if shared or column:
+        # every rule's value sits in the one column `r` (or a context column every rule shares, such as
+        # value_text): the expectation reads its own rule's rows
+        kw = {"column": column or SHARED_COLUMN, **kwargs,
               "row_condition": {"type": "comparison", "column": {"name": "rule_id"}, "operator": "==",
                                 "parameter": rule.id}}
     else:
@@ -886,7 +1102,8 @@ def _expectation(rule: Rule, gx_type: str, kwargs: dict[str, Any], code: str, se
     return {"type": gx_type, "kwargs": kw, "meta": meta, "severity": GX_SEVERITY[severity]}
 
 
-_IN_SET_ONE = ("required", "flag_matches_codes", "route_known", "in_scope", "ddd_covered", "sample_adequacy")
+_IN_SET_ONE = ("required", "flag_matches_codes", "route_known", "in_scope", "ddd_covered", "sample_adequacy",
+               "in_scale", "both_or_neither")
 
 
 def expectations_for(rule: Rule, shared: bool = False) -> list[dict[str, Any]]:
@@ -900,6 +1117,15 @@ def expectations_for(rule: Rule, shared: bool = False) -> list[dict[str, Any]]:
         return one(in_set, {"value_set": [1]})
     if rule.kind == "in_set":
         return one(in_set, {"value_set": [int(v) if v == int(v) else v for v in rule.values]})
+    if rule.kind == "text_in_set":
+        return [_expectation(rule, in_set, {"value_set": list(rule.texts)}, rule.code, rule.severity,
+                             shared=shared, column="value_text")]
+    if rule.kind == "incomplete_row":
+        # the share of unanswered items may reach max_share, not exceed it (settings: max_blank_share)
+        return one(between, {"max_value": rule.max_share})
+    if rule.kind == "straight_lining":
+        # equal answers on fewer than min_items items of one scale pass (settings: straight_line.min_items)
+        return one(between, {"max_value": rule.min_items - 1})
     if rule.kind == "non_negative":
         return one(between, {"min_value": 0})
     if rule.kind == "whole_number":

@@ -18,7 +18,7 @@ import pandas as pd
 
 from expectations import lookups
 from expectations.compile import (CONTEXT_COLUMNS, INDEX_COLUMNS, SUBMISSION_KINDS, Layout, Rule, Suite, batch_sql,
-                                  drop_sql, load_suite, load_suites, prep_sql, row_fields)
+                                  drop_sql, load_suite, load_suites, prep_sql, row_fields, scale_label)
 from expectations.findings import FINDING_COLUMNS, Finding, make
 from metrics.catalog import all_fields_by_code
 from templates_xlsx.layout import cell_sort_key
@@ -181,6 +181,14 @@ def _scope_params(period: str | None, submission_ids: list[str] | None, reject_c
             "template_id": layout.template_id}
 
 
+def _pct(share: float) -> str:
+    return f"{_fmt(share * 100, 1)}%"
+
+
+def _questionnaire(respondent_id: str | None) -> str:
+    return f"问卷编号「{respondent_id}」" if respondent_id else "未填问卷编号"
+
+
 def _range(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
         return f"{_fmt(lo)}–{_fmt(hi)}"
@@ -261,6 +269,22 @@ class _Mapper:
             value, detail = _text(ctx["value_text"]), _text(ctx["other_text"])
         elif rule.kind == "sample_adequacy":
             value, expected, detail = _fmt(v), _fmt(other), _text(ctx["other_text"])
+        elif rule.kind == "in_scale":
+            lo, hi = next((lo, hi) for c, lo, hi in rule.bounds if c == field)
+            value, expected = _fmt(v), scale_label(lo, hi)
+        elif rule.kind == "text_in_set":
+            value, expected = _text(ctx["value_text"]), "、".join(rule.texts)
+        elif rule.kind == "incomplete_row":
+            value, expected = _text(ctx["value_text"]), _pct(rule.max_share or 0)
+            detail = (f"{_questionnaire(value)}，{_fmt(other)} 题中 {_fmt(v)} 题未作答或超出计分范围，"
+                      f"占 {_pct(v / other)}")
+        elif rule.kind == "straight_lining":
+            value = _text(ctx["value_text"])
+            then = "该问卷不计入满意度得分" if rule.exclude else "该问卷已标记，仍计入满意度得分"
+            detail = (f"{_questionnaire(value)}的 {_fmt(other)} 道 {_text(ctx['other_text'])} 分题全部答 {_fmt(v)}，"
+                      f"{then}")
+        elif rule.kind == "both_or_neither":
+            detail = self.label(rule, _text(ctx["other_text"]) or "")
         sub = self.scope[sid]
         field_zh = self.label(rule, field)
         f = make(meta["code"], severity=meta["severity"], field_zh=field_zh, detail=detail,
