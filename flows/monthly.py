@@ -88,8 +88,9 @@ def alliance_task(settings: Settings, periods: list[str], scheme: str) -> dict[s
 
 
 @task(name="report", **_task)
-def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_period: str | None):
-    return pipeline.report(settings, run, scheme, prev_period)
+def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_period: str | None,
+                alliance_scheme: str | None = None):
+    return pipeline.report(settings, run, scheme, prev_period, alliance_scheme)
 
 
 @flow(name="monthly-assessment", persist_result=False, log_prints=False)
@@ -134,7 +135,7 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
         with timed("alliance"):
             alliance_task(settings, periods, alliance_scheme)
         with timed("report"):
-            report_task(settings, run, scheme, periods[0])
+            report_task(settings, run, scheme, periods[0], alliance_scheme)
             _artifacts(settings, run, scheme)
         pipeline.finish_run(settings, run)
     except BaseException:

@@ -192,7 +192,57 @@ def _rows(cur) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period: str | None) -> dict[str, str]:
+def satisfaction_notes() -> tuple[list[str], str]:
+    """The 满意度 sheet's statement of method (from the settings file), and the suppression note."""
+    from metrics.satisfaction.questionnaire import load_questionnaires, load_settings
+    from metrics.satisfaction.score import suppressed_note
+
+    st = load_settings()
+    versions = "、".join(sorted({q.version for q in load_questionnaires().values()}))
+    notes = [
+        f"计分方法：各条目按量表换算为 0–100 分（1–5 分量表为 (x−1)×25，0–10 分量表为 x×10，反向题反向计分），维度内取均值，"
+        f"按维度权重得个人总分，机构得分为有效问卷个人总分的均值，附 {st.ci_level:.0%} 置信区间（t 分布）。问卷版本 {versions}。",
+        f"评分窗口：月度考核取截至本月的滚动 {st.window_months} 个月，季度、年度取本期各月。"
+        f"每类调查有效问卷少于 {st.min_valid} 份时标记“样本量不足”，该指标按方案的缺失值规则处理（权重重新分配）。",
+        f"空答条目超过 {st.max_blank_share:.0%} 的问卷视为不完整，不计入；所有条目作答相同的问卷标记为疑似雷同作答"
+        f"（{'不计入' if st.straight_line_exclude else '计入并提示'}）；问卷编号重复的只计第一份。",
+        f"本院问卷与满意度调查平台数据均有时，优先采用{'平台数据' if st.precedence == 'platform' else '本院问卷'}。",
+        f"医务人员调查匿名：本报告只含汇总结果，少于 {st.suppress_below} 人的任何细分结果不予显示。",
+        (f"已启用小样本收缩：得分向同组均值收缩，(n×得分 + {st.shrinkage_prior_n}×同组均值)/(n + {st.shrinkage_prior_n})，"
+         "表中同时列出收缩前得分。") if st.shrinkage_enabled else "未启用小样本收缩：得分按实测值发布。",
+    ]
+    return notes, suppressed_note(st)
+
+
+def _alliance_report(con: Any, period: str, prev_period: str | None, scheme_version: str) -> Any:
+    from metrics.alliance import load_alliance_indicators
+    from metrics.periods import parse_period
+    from metrics.scoring import load_scheme
+    from templates_xlsx.report_alliance import AllianceIndicatorMeta, AllianceReport
+    from warehouse.alliance import ORG_KIND
+    from warehouse.db import sql_text
+
+    p = parse_period(period)
+    scheme = load_scheme(scheme_version)
+    used = {it.indicator for items in scheme.groups.values() for it in items}
+    cat = load_alliance_indicators()
+    metas = [AllianceIndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, i.note_zh)
+             for i in cat.indicators.values() if i.code in used]
+    nxt = p.end_date + dt.timedelta(days=1)
+    league = _rows(con.execute(sql_text("rpt_alliance_league"), {"period": period, "prev_period": prev_period,
+                                                                 "scheme": scheme_version, "period_end": p.end_date}))
+    return AllianceReport(
+        scheme_version=scheme.version, scheme_name=scheme.name_zh, indicators=metas, league=league,
+        values=_rows(con.execute(sql_text("rpt_alliance_values"), {"period": period, "scheme": scheme_version})),
+        contributions=_rows(con.execute(sql_text("rpt_alliance_contributions"), {"period": period})),
+        members=_rows(con.execute(sql_text("rpt_alliance_members"), {"org_kind": ORG_KIND, "period_start": p.start_date,
+                                                                     "period_next": nxt})),
+        notes=["医共体指标按统计期内各成员、各月的分子分母合计计算（比值之和，不取成员或月份比值的平均）；成员自加入当月起计入；"
+               "县域指标取医共体所在区县的县域月报。牵头医院的医院绩效得分另见医院排名表。"] + scheme_notes(scheme))
+
+
+def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period: str | None,
+           alliance_scheme: str | None = None) -> dict[str, str]:
     """Write the ranked workbook and the auditor workbook under out/<period>/; fill coverage counts."""
     import pandas as pd
 
@@ -250,13 +300,23 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         league_facs = [by_id.get(r["facility_id"], {"facility_id": r["facility_id"], "name": r["name"]})
                        | {"peer_group": r["peer_group"]} for r in league]
         rational = rational_rows(con, p, league_facs, ind_rows) if "合理用药" in sections.values() else []
+        from metrics.satisfaction.questionnaire import load_questionnaires
+
+        dim_zh = {(q.code, d.code): d.name_zh for q in load_questionnaires().values() for d in q.dimensions}
+        sat = _rows(con.execute(sql_text("rpt_satisfaction"), {"period": period}))
+        sat_dims = [d | {"dimension_zh": dim_zh.get((d["survey"], d["dimension"]), d["dimension"])}
+                    for d in _rows(con.execute(sql_text("rpt_satisfaction_dims"), {"period": period}))]
+        sat_notes, sat_suppressed = satisfaction_notes()
+        alliance = _alliance_report(con, period, prev_period, alliance_scheme) if alliance_scheme else None
         data = ReportData(period=period, prev_period=prev_period, scheme_version=scheme_version,
                           run_id=run.run_id, data_cutoff=str(cutoff or "无"), league=league,
                           indicator_rows=ind_rows, indicators=metas,
                           coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
                                     "not_scored": not_scored},
                           notes=scheme_notes(scheme), sections=sections, rational=rational,
-                          uncovered=uncovered_rows(con, p))
+                          uncovered=uncovered_rows(con, p), satisfaction=sat, satisfaction_dims=sat_dims,
+                          satisfaction_notes=sat_notes, satisfaction_suppressed_note=sat_suppressed,
+                          alliance=alliance)
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
         # the auditor's workbook is per month: a quarter or year run writes one for each of its months
         audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx")

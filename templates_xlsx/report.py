@@ -54,6 +54,11 @@ class ReportData:
     sections: dict[str, str] = field(default_factory=dict)   # indicator → scheme section (league subtotals)
     rational: list[dict[str, Any]] = field(default_factory=list)    # 合理用药 sheet rows
     uncovered: list[dict[str, Any]] = field(default_factory=list)   # DDD未覆盖 sheet rows
+    satisfaction: list[dict[str, Any]] = field(default_factory=list)       # rows of rpt_satisfaction.sql
+    satisfaction_dims: list[dict[str, Any]] = field(default_factory=list)  # rpt_satisfaction_dims + dimension_zh
+    satisfaction_notes: list[str] = field(default_factory=list)
+    satisfaction_suppressed_note: str = ""
+    alliance: Any = None                  # templates_xlsx.report_alliance.AllianceReport, or None
 
 
 def _num_format(decimals: int) -> str:
@@ -109,6 +114,11 @@ def write_ranked_workbook(data: ReportData, path: Path) -> Path:
         _rational_sheet(wb, _sheet_title("合理用药", used), data)
     if data.uncovered:
         _uncovered_sheet(wb, _sheet_title("DDD未覆盖清单", used), data)
+    from templates_xlsx.report_alliance import alliance_sheets
+    from templates_xlsx.report_satisfaction import satisfaction_sheets
+
+    satisfaction_sheets(wb, used, data)
+    alliance_sheets(wb, used, data)
     _notes_sheet(wb, _sheet_title("说明", used), data)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_deterministic(wb, path)

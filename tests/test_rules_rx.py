@@ -34,7 +34,11 @@ def test_one_suite_per_template():
     got = {s.name: (s.layout().template_id, s.shared, s.source) for s in load_suites()}
     assert got == {"op_monthly": ("JX-YB01", False, "expectations/rules.yaml"),
                    "rx_antibiotic": ("JX-YB02", True, "expectations/rules_rx_antibiotic.yaml"),
-                   "rx_review": ("JX-YB03", True, "expectations/rules_rx_review.yaml")}
+                   "rx_review": ("JX-YB03", True, "expectations/rules_rx_review.yaml"),
+                   "survey": ("JX-MY01", True, "expectations/rules_survey.yaml"),
+                   "sat_platform": ("JX-MY02", True, "expectations/rules_sat_platform.yaml"),
+                   "grassroots": ("JX-JC01", False, "expectations/rules_grassroots.yaml"),
+                   "county": ("JX-XY01", False, "expectations/rules_county.yaml")}
 
 
 @pytest.mark.parametrize("name", ["op_monthly", "rx_antibiotic", "rx_review"])
@@ -47,8 +51,10 @@ def test_committed_suites_match_a_fresh_compile(name):
 def test_compile_writes_every_suite(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(compile_mod, "SUITES_DIR", tmp_path)
     assert compile_mod.main([]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["op_monthly.json", "rx_antibiotic.json", "rx_review.json"]
-    assert capsys.readouterr().out.count("wrote ") == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["county.json", "grassroots.json", "op_monthly.json",
+                                                          "rx_antibiotic.json", "rx_review.json", "sat_platform.json",
+                                                          "survey.json"]
+    assert capsys.readouterr().out.count("wrote ") == 7
     for suite in load_suites():
         assert (tmp_path / f"{suite.name}.json").read_text(encoding="utf-8") == suite.path().read_text(encoding="utf-8")
     compile_mod.main([])
