@@ -110,7 +110,7 @@ def baseline_import(file: Path = typer.Argument(..., exists=True, dir_okay=False
     _print_findings(findings)
 
 
-def _run_flow(period: str, inbox: Path, scheme: str) -> dict[str, Any]:
+def _run_flow(period: str, inbox: Path, scheme: str, alliance_scheme: str = "alliance_2026") -> dict[str, Any]:
     from flows import progress as prog
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -119,7 +119,8 @@ def _run_flow(period: str, inbox: Path, scheme: str) -> dict[str, Any]:
         try:
             from flows.monthly import monthly_assessment
 
-            return monthly_assessment(period=period, inbox=str(inbox), scheme=scheme)
+            return monthly_assessment(period=period, inbox=str(inbox), scheme=scheme,
+                                      alliance_scheme=alliance_scheme)
         finally:
             prog.install(None)
 
@@ -137,14 +138,15 @@ def _print_summary(r: dict[str, Any]) -> None:
 @app.command("run")
 def run(period: str = typer.Option(..., help="统计期：YYYY-MM、YYYY-Qn 或 YYYY"),
         inbox: Path = typer.Option(..., exists=True, file_okay=False, help="报表收件目录"),
-        scheme: str = typer.Option("2026", help="考核方案版本")) -> None:
-    """运行月度考核流程：接收 → 校验 → 指标 → 评分 → 报告。"""
+        scheme: str = typer.Option("2026", help="考核方案版本"),
+        alliance_scheme: str = typer.Option("alliance_2026", help="医共体考核方案版本")) -> None:
+    """运行月度考核流程：接收 → 校验 → 指标 → 评分 → 医共体考核 → 报告。"""
     if not PERIOD_RE.match(period):
         console.print(f"统计期格式错误：{period}（应为 YYYY-MM、YYYY-Qn 或 YYYY）")
         raise typer.Exit(2)
     _settings()
     try:
-        result = _run_flow(period, inbox, scheme)
+        result = _run_flow(period, inbox, scheme, alliance_scheme)
     except Exception as e:  # the run itself could not complete: say why, exit non-zero
         console.print(f"运行失败：{type(e).__name__}: {e}")
         raise typer.Exit(1)
