@@ -41,7 +41,13 @@ MISTAKE_LABELS_ZH = {
     "unknown-code": "机构编码填错", "required-blank": "必填项漏填", "sum-mismatch": "合计与分项不符",
     "wrong-period": "统计期填错（差一个月）", "text-in-number": "数值单元格填了文字",
     "yuan-not-wanyuan": "金额按元填写（应为万元）",
+    "part-exceeds-total": "分项大于合计", "duplicate-id": "问卷编号重复",
 }
+GRASSROOTS_MISTAKE_KINDS = ("part-exceeds-total", "required-blank")  # JX-JC01, target month
+GRASSROOTS_TYPES = ("乡镇卫生院", "社区卫生服务中心")
+COUNTY_TIER, COUNTY_TYPE = "区县", "卫生健康行政部门"
+# short stems of the new returns' file names: f"{facility_id}_{name}_{yyyymm}_{stem}.xlsx"
+STEMS = {"JX-MY01": "满意度调查", "JX-MY02": "满意度平台数据", "JX-JC01": "基层月报", "JX-XY01": "县域月报"}
 REGISTRY_HEADERS = ("机构编码", "机构名称", "统一社会信用代码", "级别", "等次", "类别", "专科", "所属区县",
                     "同组（覆盖）", "联系人", "联系电话", "生效日期", "失效日期")
 MEMBERSHIP_HEADERS = ("机构编码", "组织编码", "组织名称", "组织类型", "角色", "生效日期", "失效日期")
@@ -66,6 +72,9 @@ class DemoRegion:
     manifest_path: Path
     files: list[Path] = field(default_factory=list)
     mistakes: list[dict] = field(default_factory=list)
+    # questionnaires with a data-quality issue (incomplete, straight-line): facility_id, month, file, table,
+    # row (worksheet row), kind; they come on top of the complete ones, so they never reduce a valid count
+    survey_issues: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -439,7 +448,8 @@ def _received_at(rng: random.Random, month: str, late: bool) -> dt.datetime:
 def _apply_mistake(kind: str, r: _Return, lv: LayoutVersion, known_ids: set[str], rng: random.Random) -> dict:
     """Put one realistic error into a return; returns the record for `mistakes`."""
     v = r.values
-    rec: dict[str, Any] = {"facility_id": r.facility.facility_id, "month": r.month, "file": r.rel, "kind": kind,
+    rec: dict[str, Any] = {"facility_id": r.facility.facility_id, "month": r.month, "file": r.rel,
+                           "template_id": "JX-YB01", "sheet": lv.sheet, "kind": kind,
                            "kind_zh": MISTAKE_LABELS_ZH[kind], "field": None, "cell": None, "value": None,
                            "expected": None, "superseded_by": None}
     if kind == "unknown-code":
@@ -482,12 +492,22 @@ def _footer(f: _Facility, row: dict, received: dt.datetime) -> dict[str, str]:
 
 
 def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10", seed: int = 42,
-                    months: int = 13, rx_sizes: dict[str, int] | None = None) -> DemoRegion:
-    """Write registry.xlsx, baseline.xlsx and inbox/ (`months` months of returns + manifest.csv) under out_dir."""
+                    months: int = 13, rx_sizes: dict[str, int] | None = None, survey_months: int = 4,
+                    sat_sizes: dict[str, int] | None = None) -> DemoRegion:
+    """Write registry.xlsx, baseline.xlsx and inbox/ (`months` months of returns + manifest.csv) under out_dir.
+
+    `facilities` counts hospitals and centres; the four county health bureaus come on top. Satisfaction surveys
+    cover the last `survey_months` of the generated months; `sat_sizes={"questionnaires": n}` gives exactly n
+    questionnaires per survey type per hospital-month (benchmark size).
+    """
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
     if facilities < 3:
         raise ValueError("facilities must be at least 3")
+    if survey_months < 0:
+        raise ValueError("survey_months must be 0 or more")
+    if set(sat_sizes or {}) - {"questionnaires"}:
+        raise ValueError(f"unknown sat_sizes key(s) {sorted(set(sat_sizes or {}) - {'questionnaires'})}")
     out_dir = Path(out_dir)
     inbox = out_dir / "inbox"
     if inbox.exists():
@@ -516,7 +536,8 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
     targeted_id = rx_rng.choice(rx_ids) if rx_ids else None
     under_id = rx_rng.choice([x for x in rx_ids if x != targeted_id] or rx_ids) if rx_ids else None
     registry_path = out_dir / "registry.xlsx"
-    _write_registry(facs, memberships, registry_path)
+    units = _county_units(seed)
+    _write_registry(facs + units, memberships, registry_path)
     baseline_path = out_dir / "baseline.xlsx"
     _write_baseline(seed, facs, base_months, tiers, base_months[0], baseline_path)
 
@@ -594,6 +615,19 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
                                          under_report=0.55 if r.facility.facility_id == under_id else 1.0,
                                          sizes=rx_sizes or {})
 
+    # the returns added with the alliance and satisfaction templates: own generators only, after everything
+    # above, so the operations and prescribing returns stay exactly as they were
+    origin = base_months[0]
+    new_returns, new_mistakes = _write_alliance_returns(inbox, seed, facs, units, months, period, origin, tiers,
+                                                        layouts)
+    returns += new_returns
+    mistakes += new_mistakes
+    sat_months = months[len(months) - min(survey_months, len(months)):] if survey_months else []
+    sat_returns, sat_mistakes, survey_issues = _write_sat_returns(inbox, seed, facs, months, sat_months, period,
+                                                                  layouts, (sat_sizes or {}).get("questionnaires"))
+    returns += sat_returns
+    mistakes += sat_mistakes
+
     returns.sort(key=lambda r: r.rel)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -603,7 +637,7 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
     manifest_path.write_text(buf.getvalue(), encoding="utf-8")
     mistakes.sort(key=lambda m: (m["month"], m["facility_id"], m["file"]))
     return DemoRegion(registry_path, baseline_path, inbox, manifest_path,
-                      [inbox / r.rel for r in returns], mistakes)
+                      [inbox / r.rel for r in returns], mistakes, survey_issues)
 
 
 def _write_rx_returns(inbox: Path, seed: int, r: _Return, rx_layouts: list[Layout], ops: dict[str, Any], *,
@@ -638,6 +672,209 @@ def _write_rx_returns(inbox: Path, seed: int, r: _Return, rx_layouts: list[Layou
         os.utime(path, (ts, ts))
         out.append(_Return(r.facility, r.month, rel, received, values, _month_text(r.month), r.facility.facility_id))
     return out
+
+
+# --- county bureaus, grassroots, county and satisfaction returns ---------------------------------------
+
+def _county_units(seed: int) -> list[_Facility]:
+    """The county health bureaus (级别 区县): they file the county return; 机构编码 = the division code."""
+    from warehouse.registry import uscc_check_char
+
+    out = []
+    for county, code in COUNTIES:
+        rng = random.Random(f"{seed}:county-unit:{code}")
+        first17 = "11" + code + _org_code(rng)  # 登记管理部门 1 = 机构编制, 类别 1 = 机关
+        row = {"facility_id": code, "name": f"{county}卫生健康局", "uscc": first17 + uscc_check_char(first17),
+               "tier": COUNTY_TIER, "grade": "未定级", "ftype": COUNTY_TYPE, "specialty": None, "county": county,
+               "peer_group_override": None, "contact_name": _person(rng), "contact_phone": _phone(rng, mobile=False),
+               "valid_from": OPEN_DATE, "valid_to": None}
+        out.append(_Facility(code, [row], {"head": _person(rng), "stats_head": _person(rng)}))
+    return out
+
+
+def _months_between(a: str, b: str) -> int:
+    return (int(b[:4]) * 12 + int(b[5:7])) - (int(a[:4]) * 12 + int(a[5:7]))
+
+
+def _rel(month: str, facility_id: str, name: str, template_id: str) -> str:
+    return f"{month}/{facility_id}_{safe_filename(name)}_{month.replace('-', '')}_{STEMS[template_id]}.xlsx"
+
+
+def _write_file(inbox: Path, r: _Return, lay: Layout, lv: LayoutVersion, *,
+                tables: dict[str, list[dict]] | None = None) -> _Return:
+    """Fill the template for `r`, write it under the inbox and date the file at its receipt time."""
+    row = r.facility.row_for(r.month)
+    footer = {k: v for k, v in _footer(r.facility, row, r.received).items() if k in lv.footer}
+    data = fill_bytes(template_path(lay.template_id, lv.version), facility_name=row["name"],
+                      facility_code=r.facility_code, period_text=r.period_text, values=r.values, footer=footer,
+                      tables=tables)
+    path = inbox / r.rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    ts = time.mktime(r.received.timetuple())  # local time, so mtime reads back as the manifest time
+    os.utime(path, (ts, ts))
+    return r
+
+
+def _mistake_record(r: _Return, lv: LayoutVersion, kind: str, **kw: Any) -> dict:
+    rec = {"facility_id": r.facility.facility_id, "month": r.month, "file": r.rel, "template_id": None,
+           "sheet": lv.sheet, "kind": kind, "kind_zh": MISTAKE_LABELS_ZH[kind], "field": None, "cell": None,
+           "value": None, "expected": None, "superseded_by": None}
+    rec.update(kw)
+    return rec
+
+
+def _write_alliance_returns(inbox: Path, seed: int, facs: list[_Facility], units: list[_Facility], months: list[str],
+                            period: str, origin: str, hospital_tiers: set[str], layouts: dict[str, Layout]
+                            ) -> tuple[list[_Return], list[dict]]:
+    """JX-JC01 for every township and community centre and JX-XY01 for every county, each month."""
+    from templates_xlsx.demo_alliance import county_profiles, county_values, grassroots_values
+
+    jc, xy = layouts.get("JX-JC01"), layouts.get("JX-XY01")
+    profiles = county_profiles(seed, [u.facility_id for u in units])
+    quirks = random.Random(f"{seed}:jc-quirks")
+    out: list[_Return] = []
+    mistakes: list[dict] = []
+    for month in months:
+        t, season = _months_between(origin, month), SEASON[int(month[5:7])]
+        centres = [(f, row) for f in facs if (row := f.row_for(month)) is not None and row["ftype"] in GRASSROOTS_TYPES]
+        truth = {f.facility_id: grassroots_values(f"{seed}:{f.facility_id}", month, row["ftype"], t, season)
+                 for f, row in centres}
+        lv = jc.latest_version_for(month) if jc is not None else None
+        if lv is not None:
+            wrong: dict[str, str] = {}
+            if month == period and truth:  # a couple of realistic slips in the month being assessed
+                picked = quirks.sample(sorted(truth), min(len(GRASSROOTS_MISTAKE_KINDS), len(truth)))
+                wrong = dict(zip(picked, GRASSROOTS_MISTAKE_KINDS))
+            for f, row in centres:
+                fid = f.facility_id
+                mrng = random.Random(f"{seed}:jc-receipt:{fid}:{month}")
+                received = _received_at(mrng, month, mrng.random() < 0.06)
+                r = _Return(f, month, _rel(month, fid, row["name"], "JX-JC01"), received, dict(truth[fid]),
+                            _month_text(month), fid)
+                kind = wrong.get(fid)
+                if kind == "part-exceeds-total":  # 医疗收入 copied into the 基本药物 row
+                    fld, bad = "jc_essential_drug_revenue", r.values["jc_med_revenue"]
+                elif kind == "required-blank":
+                    fld, bad = quirks.choice(("jc_med_revenue", "jc_drug_revenue")), None
+                if kind is not None:
+                    rec = _mistake_record(r, lv, kind, template_id="JX-JC01", field=fld,
+                                          cell=lv.field_cell(fld).cell, value=bad, expected=r.values[fld])
+                    r.values[fld] = bad
+                    r.mistake = rec
+                    mistakes.append(rec)
+                out.append(_write_file(inbox, r, jc, lv))
+        lv = xy.latest_version_for(month) if xy is not None else None
+        if lv is None:
+            continue
+        for u in units:
+            county = u.rows[0]["county"]
+            sums = dict.fromkeys(("hosp_visits", "hosp_discharges", "hosp_revenue", "jc_visits", "jc_admissions",
+                                  "jc_revenue"), 0.0)
+            for f in facs:
+                row = f.row_for(month)
+                if row is None or row["county"] != county or row["tier"] not in hospital_tiers:
+                    continue
+                v = month_values(seed, f, month, origin)
+                sums["hosp_visits"] += v["oe_visits"]
+                sums["hosp_discharges"] += v["discharges"]
+                sums["hosp_revenue"] += v["med_revenue"]
+            for f, row in centres:
+                if row["county"] == county:
+                    v = truth[f.facility_id]
+                    sums["jc_visits"] += v["jc_oe_visits"]
+                    sums["jc_admissions"] += v["jc_admissions"]
+                    sums["jc_revenue"] += v["jc_med_revenue"]
+            values = county_values(f"{seed}:{u.facility_id}", month, profiles[u.facility_id], t, season, sums)
+            mrng = random.Random(f"{seed}:xy-receipt:{u.facility_id}:{month}")
+            received = _received_at(mrng, month, mrng.random() < 0.15)  # 医保 figures come late now and then
+            r = _Return(u, month, _rel(month, u.facility_id, u.rows[0]["name"], "JX-XY01"), received, values,
+                        _month_text(month), u.facility_id)
+            out.append(_write_file(inbox, r, xy, lv))
+    return out, mistakes
+
+
+def _write_sat_returns(inbox: Path, seed: int, facs: list[_Facility], months: list[str], sat_months: list[str],
+                       period: str, layouts: dict[str, Layout], exact: int | None
+                       ) -> tuple[list[_Return], list[dict], list[dict]]:
+    """JX-MY01 surveys for every hospital over `sat_months`; JX-MY02 platform summaries for a few hospitals.
+
+    Quirks (deterministic): one hospital collects ~20 questionnaires per type a month (its rolling quarter stays
+    below the minimum sample) unless `exact` is given; one duplicate 问卷编号 in the month assessed; 3–4 hospitals
+    with platform figures for that month and the one before — the small-sample hospital (the platform has
+    enough for it), two others, and one whose platform sample is below 100.
+    """
+    from templates_xlsx import demo_sat as ds
+
+    survey, platform = layouts.get("JX-MY01"), layouts.get("JX-MY02")
+    if survey is None:
+        return [], [], []
+    tiers = set(survey.applies_to.get("tiers", ()))
+    plat_months = [m for m in months if m in (_add_months(period, -1), period)] if platform is not None else []
+    filing = {m: [(f, row) for f in facs if (row := f.row_for(m)) is not None and row["tier"] in tiers]
+              for m in sorted(set(sat_months) | set(plat_months) | {period})}
+    always = sorted(set.intersection(*({f.facility_id for f, _ in filing[m]} for m in filing)))
+    quirks = random.Random(f"{seed}:sat-quirks")
+    small_id = quirks.choice(always) if always and exact is None else None
+    others = [x for x in always if x != small_id]
+    dup_id = quirks.choice(others or always) if always else None
+    plat_ids = ([small_id] if small_id else []) + quirks.sample(others, min(4 - bool(small_id), len(others)))
+    plat_small = plat_ids[-1] if len(plat_ids) > 1 else None
+    out: list[_Return] = []
+    mistakes: list[dict] = []
+    issues: list[dict] = []
+    for month in sat_months:
+        lv = survey.latest_version_for(month)
+        if lv is None:
+            continue
+        # questionnaire items: q01, q02, … with the answer scale's top (5, or 10 for the recommendation item)
+        items = {t.name: [(c.field, int(c.max or 5)) for c in t.columns if re.fullmatch(r"q\d+", c.field)]
+                 for t in lv.tables}
+        for f, row in filing[month]:
+            fid = f.facility_id
+            fseed = f"{seed}:{fid}"
+            lat = ds.latent_scores(fseed)
+            counts = ds.survey_counts(fseed, month, small=fid == small_id)
+            rel = _rel(month, fid, row["name"], "JX-MY01")
+            tables: dict[str, list[dict]] = {}
+            dup_rec: dict | None = None
+            for name in ds.SURVEYS:
+                dup = month == period and fid == dup_id and name == "op"
+                rows, found = ds.survey_table(fseed, month, name, items[name], lat[name], n_valid=counts[name],
+                                              exact=exact, duplicate=dup)
+                tables[name] = rows
+                first = lv.table(name).first_data_row
+                issues += [{"facility_id": fid, "month": month, "file": rel, "table": name, "row": first + i,
+                            "kind": kind} for i, kind in found]
+                i = next((k for k in range(1, len(rows)) if rows[k]["respondent_id"] == rows[k - 1]["respondent_id"]),
+                         None) if dup else None
+                if i is not None:
+                    spec = lv.table(name)
+                    dup_rec = {"sheet": spec.sheet, "field": "respondent_id", "value": rows[i]["respondent_id"],
+                               "cell": f"{spec.column('respondent_id').letter}{first + i}"}
+            mrng = random.Random(f"{seed}:sat-receipt:{fid}:{month}")
+            received = _received_at(mrng, month, mrng.random() < 0.08)
+            r = _Return(f, month, rel, received, ds.distributed(fseed, month, {k: len(v) for k, v in tables.items()}),
+                        _month_text(month), fid)
+            if dup_rec is not None:
+                r.mistake = _mistake_record(r, lv, "duplicate-id", template_id="JX-MY01", **dup_rec)
+                mistakes.append(r.mistake)
+            out.append(_write_file(inbox, r, survey, lv, tables=tables))
+    for month in plat_months:
+        lv = platform.latest_version_for(month)
+        if lv is None:
+            continue
+        for f, row in filing[month]:
+            fid = f.facility_id
+            if fid in plat_ids:
+                fseed = f"{seed}:{fid}"
+                values = ds.platform_values(fseed, month, ds.latent_scores(fseed), small=fid == plat_small)
+                mrng = random.Random(f"{seed}:plat-receipt:{fid}:{month}")
+                received = _received_at(mrng, month, mrng.random() < 0.3)  # the bureau enters the platform export
+                r = _Return(f, month, _rel(month, fid, row["name"], "JX-MY02"), received, values, _month_text(month),
+                            fid)
+                out.append(_write_file(inbox, r, platform, lv))
+    return out, mistakes, issues
 
 
 def _write_baseline(seed: int, facs: list[_Facility], months: list[str], tiers: set[str], origin: str,

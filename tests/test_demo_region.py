@@ -5,12 +5,13 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from templates_xlsx.demo import MISTAKE_KINDS, DemoRegion, generate_region
+from templates_xlsx.demo import MISTAKE_KINDS, STEMS, DemoRegion, generate_region
 from templates_xlsx.read import read_return
 from warehouse.baseline import import_baseline
 from warehouse.db import connect
@@ -21,6 +22,11 @@ full_size = pytest.mark.skipif(os.environ.get("JIXIAO_SKIP_SLOW") == "1", reason
 
 PERIOD = "2026-10"
 MONTHS = [f"2025-{m:02d}" for m in (10, 11, 12)] + [f"2026-{m:02d}" for m in range(1, 11)]
+
+
+def _is_ops_return(path: Path) -> bool:
+    """An operations return (JX-YB01): no template suffix after the month, or a correction of one."""
+    return re.fullmatch(r".+_\d{6}(_更正)?", path.stem) is not None
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -82,8 +88,11 @@ def test_registry_and_baseline_import_cleanly(small: DemoRegion, tmp_path: Path)
     # every 三级/二级 facility active in a month filed a return for it
     for month in MONTHS:
         expected = {f["facility_id"] for f in facilities_for_period(con, month) if f["tier"] in ("三级", "二级")}
-        filed = {p.name.split("_")[0] for p in (small.inbox_dir / month).iterdir()}
+        filed = {p.name.split("_")[0] for p in (small.inbox_dir / month).iterdir() if _is_ops_return(p)}
         assert filed == expected, month
+        # and every other unit in the registry (centres, county bureaus) files a return of its own
+        everyone = {f["facility_id"] for f in facilities_for_period(con, month)}
+        assert {p.name.split("_")[0] for p in (small.inbox_dir / month).iterdir()} == everyone, month
     assert {m["org_kind"] for m in memberships_for_period(con, PERIOD)} >= {"医共体"}
 
 
@@ -134,12 +143,19 @@ def test_full_region_returns_read_back(full: tuple[DemoRegion, float], tmp_path:
     _, facs = _facility_rows(region, tmp_path)
     by_file = {m["file"]: m for m in region.mistakes}
     formulas = 0
+    new_returns = dict.fromkeys(STEMS, 0)
     for path in sorted((region.inbox_dir / PERIOD).iterdir()):
         rel = f"{PERIOD}/{path.name}"
         parsed = read_return(path, path.name)
-        if parsed.template_id != "JX-YB01":  # the rational-prescribing returns: read cleanly, tables present
-            assert parsed.template_id in ("JX-YB02", "JX-YB03") and not parsed.findings, (rel, parsed.findings)
+        if parsed.template_id in ("JX-YB02", "JX-YB03"):  # rational prescribing: read cleanly, tables present
+            assert not parsed.findings, (rel, parsed.findings)
             assert all(parsed.tables.values()), rel
+            continue
+        if parsed.template_id != "JX-YB01":  # alliance and satisfaction returns (tests/test_demo_new_returns.py)
+            assert parsed.template_id in STEMS and path.stem.endswith(STEMS[parsed.template_id]), rel
+            assert not parsed.findings, (rel, parsed.findings)
+            assert all(parsed.tables.values()), rel
+            new_returns[parsed.template_id] += 1
             continue
         v = parsed.value_map()
         mistake = by_file.get(rel)
@@ -175,6 +191,8 @@ def test_full_region_returns_read_back(full: tuple[DemoRegion, float], tmp_path:
         elif mistake["kind"] == "sum-mismatch":
             assert round(v["op_drug_revenue"] + v["ip_drug_revenue"], 2) != v["drug_revenue"]
     assert formulas >= 1  # formula cells read back as their cached numbers
+    assert new_returns["JX-XY01"] == 4 and 3 <= new_returns["JX-MY02"] <= 4
+    assert new_returns["JX-JC01"] >= 15 and new_returns["JX-MY01"] >= 35
 
 
 def _sheet_xml(path: Path) -> str:
