@@ -103,6 +103,9 @@ def main() -> None:
     ap.add_argument("--rx", action="store_true",
                     help="rational-prescribing size: each hospital also files a 1,000-row 处方点评表 and a "
                          "300-product antibiotic consumption return")
+    ap.add_argument("--sat", action="store_true",
+                    help="satisfaction size: each hospital also files a survey return with 300 questionnaires per "
+                         "survey type (门诊/住院/医务人员)")
     args = ap.parse_args()
 
     import pandas as pd
@@ -116,15 +119,19 @@ def main() -> None:
     build_templates()
     t0 = time.perf_counter()
     # two-thirds of the demo registry are hospitals that file this return: size it to give ~N returns
+    # only the returns the benchmark is about: the operations return, plus the rx or survey returns when asked
+    templates = {"JX-YB01"} | ({"JX-YB02", "JX-YB03"} if args.rx else set()) | ({"JX-MY01"} if args.sat else set())
     region = generate_region(work / "region", facilities=max(3, round(args.facilities * 1.5)), period=PERIOD,
-                             seed=1, months=1,
-                             rx_sizes={"products": 300, "review_rows": 1000} if args.rx else None)
+                             seed=1, months=1, templates=templates,
+                             rx_sizes={"products": 300, "review_rows": 1000} if args.rx else None,
+                             survey_months=1 if args.sat else 0,
+                             sat_sizes={"questionnaires": 300} if args.sat else None)
     gen_s = time.perf_counter() - t0
     inbox = region.inbox_dir
     files = sorted((inbox / PERIOD).glob("*.xlsx"))
     n = len(files)
-    if args.rx:  # the baseline comparison and standalone parse are the operations returns' own figures
-        files = [f for f in files if not f.stem.endswith(("_抗菌药物消耗", "_处方点评"))]
+    if args.rx or args.sat:  # the baseline comparison and standalone parse are the operations returns' own figures
+        files = [f for f in files if not f.stem.endswith(("_抗菌药物消耗", "_处方点评", "_满意度调查"))]
 
     t0 = time.perf_counter()
     for f in files:
@@ -164,7 +171,7 @@ def main() -> None:
     warm_stages = _stage_timings(warm_home)
 
     result = {
-        "returns": n, "rx": args.rx, "generate_s": round(gen_s, 2),
+        "returns": n, "rx": args.rx, "sat": args.sat, "generate_s": round(gen_s, 2),
         "baseline_read_excel_openpyxl_s": round(baseline_s, 2), "parse_stage_s": round(parse_s, 2),
         "parse_speedup_vs_baseline": round(baseline_s / parse_s, 1),
         "cold_run_s": round(cold_s, 2), "cold_peak_rss_mb": round(cold_kb / 1024),
@@ -176,7 +183,7 @@ def main() -> None:
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.record:
         with (REPO / "bench" / "RESULTS.md").open("a", encoding="utf-8") as fh:
-            fh.write(f"\n### {time.strftime('%Y-%m-%d %H:%M')} — N = {n}{' (rx size)' if args.rx else ''}\n\n```json\n"
+            fh.write(f"\n### {time.strftime('%Y-%m-%d %H:%M')} — N = {n}{' (rx size)' if args.rx else ''}{' (satisfaction size)' if args.sat else ''}\n\n```json\n"
                      f"{json.dumps(result, ensure_ascii=False, indent=2)}\n```\n")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)

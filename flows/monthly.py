@@ -67,8 +67,9 @@ def validate_task(settings: Settings, period: str, submission_ids: list[str]) ->
 
 
 @task(name="compute", **_task)
-def compute_task(settings: Settings, periods: list[str], scheme: str) -> dict[str, int]:
-    out = pipeline.compute(settings, periods, scheme)
+def compute_task(settings: Settings, periods: list[str], scheme: str,
+                 timings: dict[str, float] | None = None) -> dict[str, int]:
+    out = pipeline.compute(settings, periods, scheme, timings)
     progress.reporter.done("指标计算", f"{out[periods[-1]]} 个指标值")
     return out
 
@@ -129,7 +130,7 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
             _, run.superseded = validate_task(settings, period, quote(pipeline.registered_ids(regs)))
         periods = pipeline.assessed_periods(period)
         with timed("compute"):
-            compute_task(settings, periods, scheme)
+            compute_task(settings, periods, scheme, quote(run.timings))  # quote: the run's own dict, not a copy
         with timed("score"):
             score_task(settings, periods, scheme)
         with timed("alliance"):

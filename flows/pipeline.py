@@ -145,8 +145,12 @@ def assessed_periods(period: str) -> list[str]:
     return [previous_period(p).code, p.code]
 
 
-def compute(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
-    """Indicator values for each period (stored in indicator_values); returns how many per period."""
+def compute(settings: Settings, periods: list[str], scheme_version: str,
+            timings: dict[str, float] | None = None) -> dict[str, int]:
+    """Indicator values for each period (stored in indicator_values); returns how many per period.
+
+    `timings` (the run's) gets the seconds spent in sub-stages worth reporting on their own (satisfaction).
+    """
     from metrics.scoring import load_scheme
     from warehouse.compute import compute_period
 
@@ -158,7 +162,7 @@ def compute(settings: Settings, periods: list[str], scheme_version: str) -> dict
     try:
         # items derived from detail rows (DDD units, review-sample sums) are recomputed from the rows each run
         derive_months(con, sorted({m for q in periods for m in parse_period(q).months}))
-        return {q: len(compute_period(con, q, scheme)) for q in periods}
+        return {q: len(compute_period(con, q, scheme, timings=timings)) for q in periods}
     finally:
         con.close()
 
@@ -262,7 +266,10 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     out_dir = settings.out_dir / period
     con = _cursor(settings)
     try:
-        facs = [f for f in facilities_for_period(con, p.months[-1]) if files_a_return(f)]
+        # the hospital scheme's coverage: facilities of its peer groups (or of no known group, listed as 未分组);
+        # grassroots centres and county bureaus file for the alliance layer and are covered on its sheets
+        facs = [f for f in facilities_for_period(con, p.months[-1])
+                if files_a_return(f) and (f["peer_group"] is None or f["peer_group"] in scheme.groups)]
         expected = pd.DataFrame([{k: f[k] for k in ("facility_id", "name", "peer_group")} for f in facs],
                                 columns=["facility_id", "name", "peer_group"])
         con.register("_expected", expected)
@@ -302,10 +309,13 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         rational = rational_rows(con, p, league_facs, ind_rows) if "合理用药" in sections.values() else []
         from metrics.satisfaction.questionnaire import load_questionnaires
 
-        dim_zh = {(q.code, d.code): d.name_zh for q in load_questionnaires().values() for d in q.dimensions}
+        qs = load_questionnaires()
+        dim_zh = {(q.code, d.code): d.name_zh for q in qs.values() for d in q.dimensions}
+        order = {k: i for i, k in enumerate(dim_zh)}  # questionnaire order: surveys as filed, dimensions as asked
         sat = _rows(con.execute(sql_text("rpt_satisfaction"), {"period": period}))
-        sat_dims = [d | {"dimension_zh": dim_zh.get((d["survey"], d["dimension"]), d["dimension"])}
-                    for d in _rows(con.execute(sql_text("rpt_satisfaction_dims"), {"period": period}))]
+        sat_dims = sorted((d | {"dimension_zh": dim_zh.get((d["survey"], d["dimension"]), d["dimension"])}
+                           for d in _rows(con.execute(sql_text("rpt_satisfaction_dims"), {"period": period}))),
+                          key=lambda d: (d["facility_id"], order.get((d["survey"], d["dimension"]), len(order))))
         sat_notes, sat_suppressed = satisfaction_notes()
         alliance = _alliance_report(con, period, prev_period, alliance_scheme) if alliance_scheme else None
         data = ReportData(period=period, prev_period=prev_period, scheme_version=scheme_version,

@@ -493,12 +493,13 @@ def _footer(f: _Facility, row: dict, received: dt.datetime) -> dict[str, str]:
 
 def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10", seed: int = 42,
                     months: int = 13, rx_sizes: dict[str, int] | None = None, survey_months: int = 4,
-                    sat_sizes: dict[str, int] | None = None) -> DemoRegion:
+                    sat_sizes: dict[str, int] | None = None, templates: set[str] | None = None) -> DemoRegion:
     """Write registry.xlsx, baseline.xlsx and inbox/ (`months` months of returns + manifest.csv) under out_dir.
 
     `facilities` counts hospitals and centres; the four county health bureaus come on top. Satisfaction surveys
     cover the last `survey_months` of the generated months; `sat_sizes={"questionnaires": n}` gives exactly n
-    questionnaires per survey type per hospital-month (benchmark size).
+    questionnaires per survey type per hospital-month (benchmark size). `templates` limits the returns written to those
+    template ids (JX-YB01 is always written; e.g. {"JX-YB01"} for the benchmark of the operations return alone).
     """
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
@@ -526,6 +527,8 @@ def generate_region(out_dir: Path, facilities: int = 60, period: str = "2026-10"
         f.params = _facility_params(seed, f)
 
     layouts = load_layouts()
+    if templates is not None:  # the returns to write (the registry and the operations return are always written)
+        layouts = {t: lay for t, lay in layouts.items() if t in templates or t == "JX-YB01"}
     layout: Layout = layouts["JX-YB01"]
     # the rational-prescribing returns, when their templates are published (JX-YB02 / JX-YB03)
     rx_layouts = [layouts[t] for t in ("JX-YB02", "JX-YB03") if t in layouts]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import duckdb
@@ -84,8 +85,12 @@ def facility_targets(con: Con, period: Period | str, scheme: Scheme) -> dict[tup
 
 
 def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
-                   require_complete: bool | None = None) -> list[IndicatorValue]:
-    """Compute the period's indicator values under the scheme's calibres and replace its indicator_values rows."""
+                   require_complete: bool | None = None,
+                   timings: dict[str, float] | None = None) -> list[IndicatorValue]:
+    """Compute the period's indicator values under the scheme's calibres and replace its indicator_values rows.
+
+    `timings`, when given, accumulates the seconds spent scoring satisfaction (key "satisfaction").
+    """
     p, s = parse_period(period), _scheme(scheme)
     if require_complete is None:
         require_complete = s.require_complete
@@ -110,7 +115,10 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     from warehouse.satisfaction import satisfaction_values
 
     assessed = sorted(f for f in agg if groups.get(f) in s.groups)
+    t0 = time.perf_counter()
     values += satisfaction_values(con, p, assessed, {f: groups[f] for f in assessed}, catalog)
+    if timings is not None:
+        timings["satisfaction"] = round(timings.get("satisfaction", 0.0) + time.perf_counter() - t0, 3)
     rows = [v.as_row(p.code) for v in values]
     with transaction(con):
         run_sql(con, "ind_delete_period", period=p.code)

@@ -8,4 +8,4 @@ SELECT s.facility_id, names.name, s.survey, s.window_from, s.window_to, s.source
 FROM satisfaction_scores AS s
 LEFT JOIN names USING (facility_id)
 WHERE s.period = $period
-ORDER BY s.facility_id, s.survey
+ORDER BY s.facility_id, CASE s.survey WHEN 'op' THEN 0 WHEN 'ip' THEN 1 ELSE 2 END

@@ -6,4 +6,4 @@ SELECT d.facility_id, names.name, d.survey, d.dimension, d.n, d.mean, d.suppress
 FROM satisfaction_dimensions AS d
 LEFT JOIN names USING (facility_id)
 WHERE d.period = $period
-ORDER BY d.facility_id, d.survey
+ORDER BY d.facility_id, CASE d.survey WHEN 'op' THEN 0 WHEN 'ip' THEN 1 ELSE 2 END, d.dimension
