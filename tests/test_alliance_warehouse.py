@@ -100,3 +100,15 @@ def test_rerun_is_identical(con: duckdb.DuckDBPyConnection) -> None:
     first = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables]
     alliance_period(con, "2026-Q3")
     assert [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables] == first
+
+
+def test_an_item_with_an_error_finding_is_not_used(con: duckdb.DuckDBPyConnection) -> None:
+    # T1's September drug revenue carries an error finding: T1-September leaves YG08's numerator AND denominator
+    con.execute("INSERT INTO findings (finding_id, period, facility_id, submission_id, stage, code, severity, field, "
+                "message_zh) VALUES ('f1', '2026-09', 'T1', 'T1-2026-09', 'validate', 'part-exceeds-total', 'error', "
+                "'jc_drug_revenue', '…')")
+    alliance_period(con, "2026-Q3")
+    [(value, detail)] = con.execute("SELECT value, detail FROM alliance_values WHERE period = '2026-Q3' AND "
+                                    "org_id = 'YGT01' AND indicator = 'YG08'").fetchall()
+    # (1130 − 50) / (3460 − 100) = 1080 / 3360 = 32.142857… → 32.14
+    assert value == Decimal("32.1400") and "T1" in detail and "2026-09" in detail

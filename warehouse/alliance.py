@@ -44,7 +44,7 @@ def _units(con: Con) -> list[dict[str, Any]]:
 
 def alliance_inputs(con: Con, period: Period | str, org_kind: str = ORG_KIND) -> dict[str, Any]:
     """The arguments of metrics.alliance.compute_alliances for the period, read from the warehouse."""
-    from warehouse.compute import aggregate_fields
+    from warehouse.compute import aggregate_fields, blocked_fields
 
     p = parse_period(period)
     units = _units(con)
@@ -52,10 +52,14 @@ def alliance_inputs(con: Con, period: Period | str, org_kind: str = ORG_KIND) ->
     fields_of = {t: [f.code for f in load_fields(CATALOG_DIR / c)] for t, c in CATALOG_OF_RETURN.items()}
     values: dict[tuple[str, str], dict[str, Decimal | None]] = {}
     for month in p.months:
+        # an item with an error finding is not used: the unit-month counts as not reported for that item
+        blocked = blocked_fields(con, month)
         for fid, rec in aggregate_fields(con, month).items():
             templates = unit_returns.get(fid)
             if templates:
-                values[(fid, month)] = {f: rec.get(f) for t in sorted(templates) for f in fields_of[t]}
+                bad = blocked.get(fid, set())
+                values[(fid, month)] = {f: None if f in bad else rec.get(f)
+                                        for t in sorted(templates) for f in fields_of[t]}
     memberships = [r for r in _memberships(con) if r["org_kind"] == org_kind]
     county_unit = {u["county"]: u["facility_id"] for u in units if u["tier"] == "区县" and u["county"]}
     county_of = {u["facility_id"]: u["county"] for u in units}
