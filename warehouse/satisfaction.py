@@ -3,8 +3,10 @@
 The scoring itself is metrics/satisfaction (pure functions). Here:
 - the scoring window of a period: a month → the rolling window ending at it (settings.window_months); a quarter or
   year → its own months;
-- questionnaires of the survey return (JX-MY01, table rows in return_rows) become `Response`s; an answer cell the
-  parser marked as an error counts as blank (its finding is already recorded);
+- questionnaires of the survey return (JX-MY01, table rows in return_rows) are pivoted in SQL into one row per
+  questionnaire with one column per item and scored for every facility at once by metrics.satisfaction.fast (the
+  same SurveyScore as score_survey on `Response`s); an answer cell the parser marked as an error counts as blank
+  (its finding is already recorded);
 - the platform summary (JX-MY02): per survey type, the latest month of the window with both score and sample size;
 - one `ChosenScore` per facility × survey type (settings.precedence), optional shrinkage per peer group;
 - the results go to satisfaction_scores / satisfaction_dimensions; the scheme's MY indicators get their values.
@@ -14,20 +16,24 @@ stored without its value, so no output can show it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 from metrics.indicators import MISSING, OK, SMALL_SAMPLE, Indicator, IndicatorValue
 from metrics.periods import Period, parse_period
+from metrics.satisfaction.fast import SurveyColumns, score_columns
 from metrics.satisfaction.questionnaire import Questionnaire, SatisfactionSettings, load_questionnaires, \
     load_settings
-from metrics.satisfaction.score import ChosenScore, PlatformScore, Response, SurveyScore, choose_source, \
-    dimension_rows, score_survey, shrink, suppress, suppressed_note, window_months
-from warehouse.db import insert_rows, run_sql, transaction
+from metrics.satisfaction.score import ChosenScore, PlatformScore, SurveyScore, choose_source, dimension_rows, \
+    shrink, suppress, suppressed_note, window_months
+from warehouse.db import insert_rows, run_sql, sql_text, transaction
 
 Con = duckdb.DuckDBPyConnection
 
@@ -38,6 +44,9 @@ PLATFORM_FIELDS = {"op": ("sat_plat_op_score", "sat_plat_op_n"), "ip": ("sat_pla
                    "staff": ("sat_plat_staff_score", "sat_plat_staff_n")}
 STATUS_OF = {"ok": OK, "insufficient_sample": SMALL_SAMPLE, "missing": MISSING}
 _META = ("seq", "respondent_id", "survey_date", "mode")
+# item codes go into SQL text (the pivot's column list), so only this shape is accepted
+_ITEM_CODE = re.compile(r"q[0-9]{2}")
+_ITEM_COLUMNS = "__ITEM_COLUMNS__"
 
 
 @dataclass(frozen=True)
@@ -62,27 +71,85 @@ def _date(text: str | None) -> dt.date | None:
         return None
 
 
-def read_responses(con: Con, months: list[str], questionnaires: Mapping[str, Questionnaire]
-                   ) -> dict[tuple[str, str], list[Response]]:
-    """Questionnaires of the window per (facility, survey code); respondent ids are made unique per month."""
-    out: dict[tuple[str, str], list[Response]] = {}
-    cur = con.execute(_sql("sat_responses"), {"template": SURVEY_TEMPLATE, "months": months})
-    while batch := cur.fetchmany(50_000):
-        for fid, month, tbl, row_no, fields, vals, texts, statuses in batch:
-            q = questionnaires.get(tbl)
-            if q is None:
-                continue
-            meta: dict[str, Any] = {}
-            answers: dict[str, Any] = {}
-            for f, v, t, st in zip(fields, vals, texts, statuses):
-                if f in _META:
-                    meta[f] = t if t is not None else (None if v is None else _num_text(v))
-                else:
-                    answers[f] = v if st == "ok" else None
-            rid = meta.get("respondent_id")
-            out.setdefault((fid, tbl), []).append(Response(
-                respondent_id=f"{month}:{rid}" if rid else None, survey_date=_date(meta.get("survey_date")),
-                mode=meta.get("mode"), answers=answers, ref=(month, row_no)))
+class _Refs(Sequence[tuple[str, int]]):
+    """ref per questionnaire, (month, worksheet row) as the reference reader gave; built only when asked for."""
+
+    def __init__(self, month: np.ndarray, row_no: np.ndarray) -> None:
+        self.month, self.row_no = month, row_no
+
+    def __len__(self) -> int:
+        return len(self.month)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        return self.month[k], int(self.row_no[k])
+
+
+def item_columns_sql(codes: Iterable[str]) -> str:
+    """The pivot's column list for sat_responses.sql: one conditional aggregate per (checked) item code."""
+    out = []
+    for code in sorted(set(codes)):
+        if not _ITEM_CODE.fullmatch(code):
+            raise ValueError(f"item code {code!r} does not match ^q[0-9]{{2}}$; it cannot become a column")
+        out.append(f"max(value) FILTER (WHERE field = '{code}' AND status = 'ok') AS {code}")
+    return ",\n           ".join(out)
+
+
+def _meta(data: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """A meta cell as the reference reader read it: its text, else its number as text, else None."""
+    text, value = data[f"{name}_text"], data[f"{name}_value"]
+    out = np.ma.getdata(text).astype(object)
+    out[np.ma.getmaskarray(text)] = None
+    numeric = np.ma.getmaskarray(text) & ~np.ma.getmaskarray(value)
+    for k in np.flatnonzero(numeric).tolist():
+        out[k] = _num_text(float(value[k]))
+    return out
+
+
+def _answer(column: np.ndarray) -> np.ndarray:
+    """An item column for the fast path: NULL → NaN (blank); a stored NaN → inf (not a number: out of scale)."""
+    x = np.ma.getdata(column).astype(np.float64)
+    x[np.isnan(x)] = np.inf
+    x[np.ma.getmaskarray(column)] = np.nan
+    return x
+
+
+def read_responses(con: Con, months: list[str], questionnaires: Mapping[str, Questionnaire],
+                   facility_ids: Iterable[str]) -> dict[str, SurveyColumns]:
+    """Questionnaires of the window per survey code as columns (facility, received order); respondent ids are made
+    unique per month."""
+    fids = sorted(set(facility_ids))
+    params = {"template": SURVEY_TEMPLATE, "months": months, "facilities": fids}
+    for tbl, fld in con.execute(sql_text("sat_response_fields"), params).fetchall():
+        q = questionnaires.get(tbl)
+        if q is not None and fld not in _META and fld not in {i.code for i in q.items}:
+            raise ValueError(f"survey {tbl}: unknown item code(s) [{fld!r}] in the {SURVEY_TEMPLATE} returns")
+    # The column list is written from the questionnaires rather than fixed in the .sql file, so an item added to
+    # questionnaires.yaml cannot silently read as blank; the codes are checked before they enter the SQL text.
+    sql = sql_text("sat_responses")
+    if sql.count(_ITEM_COLUMNS) != 1:
+        raise RuntimeError(f"sat_responses.sql must hold the placeholder {_ITEM_COLUMNS} exactly once")
+    sql = sql.replace(_ITEM_COLUMNS, item_columns_sql(i.code for q in questionnaires.values() for i in q.items))
+    data = con.execute(sql, params).fetchnumpy()
+    tbl = np.ma.getdata(data["tbl"]).astype(object)
+    month = np.ma.getdata(data["month"]).astype(object)
+    rid = _meta(data, "respondent")
+    has_id = np.array([bool(r) for r in rid.tolist()], bool)
+    rid[has_id] = month[has_id] + ":" + rid[has_id]
+    rid[~has_id] = None
+    date_codes, date_texts = pd.factorize(_meta(data, "date"))
+    dates = np.array([_date(t) for t in date_texts] + [None], dtype="datetime64[D]")[date_codes]
+    mode = _meta(data, "mode")
+    facility = np.ma.getdata(data["facility_id"]).astype(object)
+    row_no = np.ma.getdata(data["row_no"])
+    out: dict[str, SurveyColumns] = {}
+    for code, q in questionnaires.items():
+        rows = np.flatnonzero(tbl == code)
+        if len(rows):
+            out[code] = SurveyColumns(
+                facility[rows], rid[rows], dates[rows], mode[rows],
+                {i.code: _answer(data[i.code][rows]) for i in q.items}, _Refs(month[rows], row_no[rows]))
     return out
 
 
@@ -107,18 +174,20 @@ def read_platform(con: Con, months: list[str]) -> dict[tuple[str, str], Platform
     return out
 
 
-def score_facilities(responses: Mapping[tuple[str, str], list[Response]],
-                     platform: Mapping[tuple[str, str], PlatformScore], facility_ids: Iterable[str],
-                     peer_group_of: Mapping[str, str], questionnaires: Mapping[str, Questionnaire],
-                     settings: SatisfactionSettings, months: list[str]) -> list[FacilitySatisfaction]:
+def score_facilities(responses: Mapping[str, SurveyColumns], platform: Mapping[tuple[str, str], PlatformScore],
+                     facility_ids: Iterable[str], peer_group_of: Mapping[str, str],
+                     questionnaires: Mapping[str, Questionnaire], settings: SatisfactionSettings,
+                     months: list[str]) -> list[FacilitySatisfaction]:
     """Every facility × survey type: survey index, platform figure, the chosen score (shrunk when configured)."""
+    facility_ids = list(facility_ids)
     out: list[FacilitySatisfaction] = []
     for survey, q in questionnaires.items():
+        cols = responses.get(survey)
+        by_facility = score_columns(cols, q, settings, months=months) if cols is not None else {}
         scored: dict[str, SurveyScore | None] = {}
         chosen: dict[str, ChosenScore] = {}
         for fid in facility_ids:
-            rs = responses.get((fid, survey))
-            s = score_survey(rs, q, settings, months=months) if rs else None
+            s = by_facility.get(fid)
             scored[fid] = s
             chosen[fid] = choose_source(s, platform.get((fid, survey)), settings)
         chosen = shrink(chosen, peer_group_of, settings)
@@ -177,7 +246,7 @@ def satisfaction_values(con: Con, period: Period | str, facility_ids: Iterable[s
     questionnaires = {k: v for k, v in questionnaires.items() if k in by_survey}
     months = scoring_window(p, settings)
     fids = sorted(set(facility_ids))
-    results = score_facilities(read_responses(con, months, questionnaires), read_platform(con, months), fids,
+    results = score_facilities(read_responses(con, months, questionnaires, fids), read_platform(con, months), fids,
                                peer_group_of, questionnaires, settings, months)
     score_rows, dim_rows = _rows(p.code, months, results, questionnaires, settings)
     with transaction(con):
@@ -197,9 +266,3 @@ def satisfaction_values(con: Con, period: Period | str, facility_ids: Iterable[s
                                   None if row["n"] is None else Decimal(row["n"]), value, status,
                                   f"{window}；{row['reason']}"))
     return out
-
-
-def _sql(name: str) -> str:
-    from warehouse.db import sql_text
-
-    return sql_text(name)

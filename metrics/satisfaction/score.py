@@ -148,7 +148,8 @@ def classify(response: Response, questionnaire: Questionnaire, settings: Satisfa
                          incomplete, straight, unknown_mode, scores)
 
 
-def _weighted_mean(pairs: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
+def weighted_mean(pairs: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
+    """Σ v·w / Σ w over (value, weight) pairs in the given order (None when there are none)."""
     pairs = list(pairs)
     total = sum((w for _, w in pairs), _ZERO)
     return None if not pairs else sum((v * w for v, w in pairs), _ZERO) / total
@@ -158,11 +159,11 @@ def respondent_scores(check: ResponseCheck, questionnaire: Questionnaire) -> tup
     """One questionnaire's dimension scores (answered dimensions only) and its index."""
     dims: dict[str, Decimal] = {}
     for d in questionnaire.dimensions:
-        m = _weighted_mean((check.scores[i.code], i.weight) for i in questionnaire.items_of(d.code)
-                           if i.code in check.scores)
+        m = weighted_mean((check.scores[i.code], i.weight) for i in questionnaire.items_of(d.code)
+                          if i.code in check.scores)
         if m is not None:
             dims[d.code] = m
-    index = _weighted_mean((v, questionnaire.dimension(code).weight) for code, v in dims.items())
+    index = weighted_mean((v, questionnaire.dimension(code).weight) for code, v in dims.items())
     return dims, index
 
 
@@ -290,6 +291,15 @@ def score_survey(responses: Iterable[Response], questionnaire: Questionnaire, se
         for code, v in dims.items():
             dim_values[code].append(v)
         indices.append(index)  # type: ignore[arg-type]  # a valid questionnaire answers at least one item
+    return summarise_survey(questionnaire, settings, n_received, excluded, flagged, out_of_scale, odd_modes, by_mode,
+                            indices, dim_values)
+
+
+def summarise_survey(questionnaire: Questionnaire, settings: SatisfactionSettings, n_received: int,
+                     excluded: Sequence[tuple[Any, str]], flagged: Sequence[Any],
+                     out_of_scale: Sequence[tuple[Any, str]], odd_modes: Sequence[Any], by_mode: dict[str, int],
+                     indices: Sequence[Decimal], dim_values: Mapping[str, Sequence[Decimal]]) -> SurveyScore:
+    """One facility's SurveyScore from its classified questionnaires (lists in received order); shared with fast.py."""
     counts = {c: sum(1 for _, x in excluded if x == c) for c in (INCOMPLETE, DUPLICATE, OUT_OF_WINDOW, STRAIGHT_LINED)}
     n_valid = len(indices)
     ci = mean_ci(indices, settings.ci_level)
