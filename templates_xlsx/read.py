@@ -12,6 +12,7 @@ import posixpath
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -47,7 +48,6 @@ _RANGE_REF = re.compile(
     r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7}):\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
-_FORMULA_HINTS = (b"<f", b":f", b't="e"', b"t='e'", b"<!")  # superset of <f>, <f/>, <x:f …, error cells, DTD
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _SPACES = re.compile(r"\s+")
 _PERIOD_PATTERNS = (
@@ -128,6 +128,99 @@ class ParsedRow:
         return "error" in self.statuses
 
 
+STATUS_CODES = {"ok": "o", "blank": "b", "blank_zero": "z", "error": "e"}  # status → its one-letter code
+_CODE_STATUS = {c: st for st, c in STATUS_CODES.items()}
+
+
+@dataclass(eq=False)
+class ParsedTable(Sequence[ParsedRow]):
+    """The data (or total) rows of one table, column by column; a sequence of ParsedRow views.
+
+    Column-wise because a 处方点评表 holds 15,000 cells: per-row objects cost more than the parse, on the wire
+    from the sandbox and in the loader alike. `values[i][j]` is column i of the j-th row (worksheet row `rows[j]`).
+    """
+
+    sheet: str
+    fields: tuple[str, ...]                        # column field codes in layout order
+    columns: tuple[str, ...]                       # column letters as found in the file
+    rows: list[int]                                # worksheet row (1-based) of each row
+    values: list[list[float | str | None]]         # per column
+    raw_texts: list[list[str | None] | None]       # per column; None when no cell of the column has a raw text
+    status_codes: list[str]                        # per column, one letter a row: o ok, b blank, z blank_zero, e error
+
+    @classmethod
+    def empty(cls, sheet: str, fields: tuple[str, ...], columns: tuple[str, ...]) -> ParsedTable:
+        """A table without rows."""
+        return cls(sheet, fields, columns, [], [[] for _ in fields], [None] * len(fields), [""] * len(fields))
+
+    @classmethod
+    def from_rows(cls, rows: list[ParsedRow]) -> ParsedTable:
+        """The table of a non-empty list of ParsedRows (all of one table)."""
+        first = rows[0]
+        w = len(first.fields)
+        return cls(first.sheet, tuple(first.fields), tuple(first.columns), [r.row for r in rows],
+                   [[r.values[i] for r in rows] for i in range(w)],
+                   [None if all(r.raw_texts[i] is None for r in rows) else [r.raw_texts[i] for r in rows]
+                    for i in range(w)],
+                   ["".join(STATUS_CODES[r.statuses[i]] for r in rows) for i in range(w)])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self.rows)))]
+        row = self.rows[j]  # IndexError as a list would raise it (and negative indices work)
+        return ParsedRow(self.sheet, row, self.fields, self.columns, tuple(v[j] for v in self.values),
+                         tuple(None if t is None else t[j] for t in self.raw_texts),
+                         tuple(_CODE_STATUS[s[j]] for s in self.status_codes))
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        return (self[j] for j in range(len(self.rows)))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another table or a list of ParsedRows with the same rows (an empty table == [])."""
+        if isinstance(other, (ParsedTable, list, tuple)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ParsedTable(sheet={self.sheet!r}, fields={self.fields!r}, rows={len(self.rows)})"
+
+    def error_rows(self) -> list[int]:
+        """Indices of the rows where some cell could not be read, ascending."""
+        out: set[int] = set()
+        for s in self.status_codes:
+            j = s.find("e")
+            while j >= 0:
+                out.add(j)
+                j = s.find("e", j + 1)
+        return sorted(out)
+
+    @property
+    def has_error(self) -> bool:
+        """True when some cell of the table could not be read."""
+        return any("e" in s for s in self.status_codes)
+
+    def take(self, idx: list[int]) -> ParsedTable:
+        """The rows at the given indices, in that order."""
+        return ParsedTable(self.sheet, self.fields, self.columns, [self.rows[j] for j in idx],
+                           [[v[j] for j in idx] for v in self.values],
+                           [None if t is None else [t[j] for j in idx] for t in self.raw_texts],
+                           ["".join([s[j] for j in idx]) for s in self.status_codes])
+
+    def merged(self, other: ParsedTable) -> ParsedTable:
+        """This table's rows and another's (same columns), ordered by worksheet row."""
+        both = ParsedTable(self.sheet, self.fields, self.columns, self.rows + other.rows,
+                           [a + b for a, b in zip(self.values, other.values)],
+                           [None if a is None and b is None else (a or [None] * len(self.rows)) +
+                            (b or [None] * len(other.rows)) for a, b in zip(self.raw_texts, other.raw_texts)],
+                           [a + b for a, b in zip(self.status_codes, other.status_codes)])
+        return both.take(sorted(range(len(both.rows)), key=both.rows.__getitem__))
+
+
 @dataclass
 class ParsedReturn:
     """Everything read from one file (plain data, picklable)."""
@@ -144,8 +237,8 @@ class ParsedReturn:
     findings: list[Finding] = field(default_factory=list)
     file_format: str | None = None
     addressing: str | None = None  # names | layout | mixed
-    tables: dict[str, list[ParsedRow]] = field(default_factory=dict)        # data rows (blank/total rows left out)
-    table_totals: dict[str, list[ParsedRow]] = field(default_factory=dict)  # recognised total/summary rows
+    tables: dict[str, ParsedTable] = field(default_factory=dict)        # data rows (blank/total rows left out)
+    table_totals: dict[str, ParsedTable] = field(default_factory=dict)  # recognised total/summary rows
 
     @property
     def file_error(self) -> Finding | None:
@@ -469,9 +562,19 @@ def _cell_region(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _needs_scan(data: bytes) -> bool:
-    """True when the sheet may hold formulas, error cells or a DTD (cheap byte checks before iterparse)."""
+    """True when the sheet may hold formulas, error cells or a DTD (cheap byte checks before iterparse).
+
+    The probes are a superset of <f>, <f/>, <x:f …> (`<f`, `:f`), error cells (`t="e"`) and a DTD (`<!`).
+    """
     prolog, region = _cell_region(data)
-    return b"<!" in prolog or any(h in region for h in _FORMULA_HINTS)
+    if b"<!" in prolog:
+        return True
+    # one-byte probes first (memchr speed): a sheet without any "f", "!" or "'" needs only the t="e" search
+    if b"f" in region and (b"<f" in region or b":f" in region):
+        return True
+    if b"!" in region and b"<!" in region:
+        return True
+    return b't="e"' in region or (b"'" in region and b"t='e'" in region)
 
 
 def _scan_formulas(z: zipfile.ZipFile, part: str, wanted: set[str], max_row: int,
@@ -575,7 +678,7 @@ def within_bounds(data: bytes, max_rows: int, max_cols: int = MAX_COLS) -> bool:
     A few substring searches on a translated copy (digits → 0, letters → A), not a regex over every ref.
     """
     region = _cell_region(data)[1]
-    if region.count(b"<row") + region.count(b":row") > max_rows:
+    if region.count(b"<row") + (region.count(b":row") if b":" in region else 0) > max_rows:
         return False
     shape = region.translate(_REF_SHAPE)  # quotes too: r='A1' reads as r="A1"
     digits = b"0" * (len(str(max_rows)) + 1)
@@ -1002,7 +1105,7 @@ def _read_table(wb: Any, z: zipfile.ZipFile | None, pkg: _Package, res: ParsedRe
     if overflow_n:
         res.findings.append(make("table-too-long", file=name, sheet=sheet, cell=f"{letters[0]}{overflow_first}",
                                  value=table.max_rows + overflow_n, expected=table.max_rows))
-    if table.summary_pattern and any(r.has_error for r in rows):
+    if table.summary_pattern and rows.has_error:
         rows, totals = _summary_rows(res, table, rows, totals)
     res.tables[table.name] = rows
     res.table_totals[table.name] = totals
@@ -1031,53 +1134,105 @@ def _parse_column(code: int, parse: Any, zero: bool, col: list[Any]) -> list[tup
     return [blank if v == "" or v is None else parse(v) for v in col]
 
 
+_FLOAT, _STR, _DATE = frozenset({float}), frozenset({str}), frozenset({dt.date})
+
+
+def _column(code: int, parse: Any, zero: bool, col: tuple[Any, ...]
+            ) -> tuple[list[Any], list[str | None] | None, str]:
+    """(values, raw texts or None when all are None, status codes) of one column.
+
+    Whole-column fast paths for the usual case (every cell a finite number, a 0/1, a date in range or non-blank
+    text); otherwise cell by cell through _parse_column, with the same results.
+    """
+    n = len(col)
+    types = set(map(type, col))
+    if types == _FLOAT:
+        if code == _K_SEQ or (code == _K_NUMBER and math.isfinite(sum(col))):  # a finite sum: no inf, no nan
+            return list(col), None, "o" * n
+        if code == _K_FLAG and set(col) <= {0.0, 1.0}:
+            return list(col), None, "o" * n
+    elif types == _STR and (code == _K_TEXT or code == _K_CODES):
+        stripped = [v.strip() for v in col]
+        if all(stripped):
+            return stripped, list(col), "o" * n
+    elif types == _DATE and code == _K_DATE and all(2000 <= v.year <= 2100 for v in col):
+        return [v.isoformat() for v in col], None, "o" * n
+    v, t, st = zip(*_parse_column(code, parse, zero, col))
+    return list(v), None if t.count(None) == n else list(t), "".join(map(STATUS_CODES.__getitem__, st))
+
+
+_CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
+
+
 def _parse_rows(res: ParsedReturn | None, table: TableSpec, sheet: str, grid: list[list[Any]], row_idx: list[int],
                 idx: list[int], letters: tuple[str, ...], parsers: list[tuple[Any, str, str]],
-                issues: dict[str, tuple[str, str | None]], width: int) -> list[ParsedRow]:
-    """ParsedRows of the given grid rows; findings go to res (None: total rows, no findings)."""
-    if not row_idx:
-        return []
+                issues: dict[str, tuple[str, str | None]], width: int) -> ParsedTable:
+    """The given grid rows as a ParsedTable; findings go to res (None: total rows, no findings)."""
     fields = table.field_codes()
+    if not row_idx:
+        return ParsedTable.empty(sheet, fields, letters)
+    rows = [r0 + 1 for r0 in row_idx]
+    n = len(rows)
     picked = [grid[r0] for r0 in row_idx]
     columns = list(zip(*picked)) if width else []
-    empty = ("",) * len(picked)
-    parsed_cols = []
+    empty = ("",) * n
+    values: list[list[Any]] = []
+    raws: list[list[str | None] | None] = []
+    codes: list[str] = []
     for i, c in enumerate(table.columns):
-        col = columns[idx[i]] if idx[i] < width else empty
-        parsed_cols.append(_parse_column(_KIND_CODE[c.kind], parsers[i][0], c.blank == "zero", col))
-    out = []
-    for j, cells in enumerate(zip(*parsed_cols)):
-        values, texts, statuses = zip(*cells)
-        row_no = row_idx[j] + 1
-        if res is not None and ("error" in statuses or issues):
-            values, texts, statuses = list(values), list(texts), list(statuses)
-            for i in range(len(fields)):
-                ref = f"{letters[i]}{row_no}"
-                issue = issues.get(ref) if issues else None
-                if issue is not None:
-                    kind, text = issue
-                    values[i], texts[i], statuses[i] = None, text, "error"
-                    code = "formula-error-value" if kind == "error" else "formula-no-cached-value"
-                    res.findings.append(make(code, file=res.original_name, sheet=sheet, cell=ref, field=fields[i],
-                                             field_zh=parsers[i][2], value=text))
-                elif statuses[i] == "error" and parsers[i][1]:
-                    res.findings.append(make(parsers[i][1], file=res.original_name, sheet=sheet, cell=ref,
-                                             field=fields[i], field_zh=parsers[i][2], value=texts[i]))
-            values, texts, statuses = tuple(values), tuple(texts), tuple(statuses)
-        out.append(ParsedRow(sheet, row_no, fields, letters, values, texts, statuses))
+        v, t, st = _column(_KIND_CODE[c.kind], parsers[i][0], c.blank == "zero",
+                           columns[idx[i]] if idx[i] < width else empty)
+        values.append(v)
+        raws.append(t)
+        codes.append(st)
+    out = ParsedTable(sheet, fields, letters, rows, values, raws, codes)
+    if res is None:
+        return out
+    # findings, row by row as a reader would go through the sheet: cells that failed, formulas without a value
+    todo = set(out.error_rows())
+    if issues:
+        at = {r: j for j, r in enumerate(rows)}
+        for ref in issues:
+            m = _CELL_REF.match(ref)
+            if m and int(m.group(2)) in at:
+                todo.add(at[int(m.group(2))])
+    if not todo:
+        return out
+    fixed: dict[int, list[str]] = {}
+    for j in sorted(todo):
+        row_no = rows[j]
+        for i in range(len(fields)):
+            ref = f"{letters[i]}{row_no}"
+            issue = issues.get(ref) if issues else None
+            if issue is not None:
+                kind, text = issue
+                if raws[i] is None:
+                    raws[i] = [None] * n
+                values[i][j], raws[i][j] = None, text
+                fixed.setdefault(i, list(codes[i]))[j] = "e"
+                code = "formula-error-value" if kind == "error" else "formula-no-cached-value"
+                res.findings.append(make(code, file=res.original_name, sheet=sheet, cell=ref, field=fields[i],
+                                         field_zh=parsers[i][2], value=text))
+            elif codes[i][j] == "e" and parsers[i][1]:
+                res.findings.append(make(parsers[i][1], file=res.original_name, sheet=sheet, cell=ref,
+                                         field=fields[i], field_zh=parsers[i][2],
+                                         value=None if raws[i] is None else raws[i][j]))
+    for i, chars in fixed.items():
+        codes[i] = "".join(chars)
     return out
 
 
-def _summary_rows(res: ParsedReturn, table: TableSpec, rows: list[ParsedRow], totals: list[ParsedRow]
-                  ) -> tuple[list[ParsedRow], list[ParsedRow]]:
+def _summary_rows(res: ParsedReturn, table: TableSpec, rows: ParsedTable, totals: ParsedTable
+                  ) -> tuple[ParsedTable, ParsedTable]:
     """Move rows holding summary cells ('A=123', 'B=2.1' on the official sheet) to the totals, dropping their
     findings: they failed to parse as data only because they are not data."""
     pattern = re.compile(table.summary_pattern or "$^")
-    moved = {r.row for r in rows if r.has_error and any(type(t) is str and pattern.match(t) for t in r.raw_texts)}
+    raws = [t for t in rows.raw_texts if t is not None]
+    moved = [j for j in rows.error_rows() if any(type(t[j]) is str and pattern.match(t[j]) for t in raws)]
     if not moved:
         return rows, totals
-    refs = {(r.sheet, f"{c}{r.row}") for r in rows if r.row in moved for c in r.columns}
+    refs = {(rows.sheet, f"{c}{rows.rows[j]}") for j in moved for c in rows.columns}
     res.findings = [f for f in res.findings if (f.sheet, f.cell) not in refs]
-    keep = [r for r in rows if r.row not in moved]
-    totals = sorted(totals + [r for r in rows if r.row in moved], key=lambda r: r.row)
-    return keep, totals
+    gone = set(moved)
+    keep = rows.take([j for j in range(len(rows)) if j not in gone])
+    return keep, totals.merged(rows.take(moved))

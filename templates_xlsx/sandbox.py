@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from expectations.findings import Finding, make
-from templates_xlsx.read import ParsedReturn, ParsedRow, ParsedValue
+from templates_xlsx.read import STATUS_CODES, ParsedReturn, ParsedTable, ParsedValue
 from templates_xlsx.safety import precheck
 
 MB = 2 ** 20
@@ -57,48 +57,59 @@ def to_wire(pr: ParsedReturn) -> dict[str, Any]:
 
 
 _TABLE_KEYS = ("tables", "table_totals")
-_STATUSES = frozenset({"ok", "blank", "blank_zero", "error"})
 _VALUE_TYPES = frozenset({float, str, type(None)})
 _TEXT_TYPES = frozenset({str, type(None)})
+_CODES = frozenset(STATUS_CODES.values())
+_MAX_ROW_NO = 2 ** 31 - 1  # return_rows.row_no is an INTEGER
+SAME_AS_TEXT_VALUE = "="  # a column's raw texts are its text values (None where the value is not text)
 
 
-def _table_to_wire(rows: list[ParsedRow]) -> list[Any]:
-    """[sheet, fields, columns, [[row, values, raw_texts, statuses], …]]: the shared parts once per table."""
-    if not rows:
-        return [None, [], [], []]
-    first = rows[0]
-    return [first.sheet, list(first.fields), list(first.columns),
-            [[r.row, r.values, r.raw_texts, r.statuses] for r in rows]]
+def _table_to_wire(t: ParsedTable) -> list[Any]:
+    """[sheet, fields, columns, rows, values, raw_texts, status_codes], each per column: the table as it is held.
+
+    A column's raw texts travel as null when all are None and as "=" when they equal its text values (text
+    columns without stray spaces), so most of a 处方点评表's cells cross the pipe once.
+    """
+    raws: list[Any] = []
+    for v, r in zip(t.values, t.raw_texts):
+        if r is None:
+            raws.append(None)
+        elif r == [x if type(x) is str else None for x in v]:
+            raws.append(SAME_AS_TEXT_VALUE)
+        else:
+            raws.append(r)
+    return [t.sheet, list(t.fields), list(t.columns), t.rows, t.values, raws, t.status_codes]
 
 
-def _table_from_wire(t: Any) -> list[ParsedRow]:
-    """Strict inverse of _table_to_wire (types and lengths checked)."""
-    sheet, fields, columns, rows = _row(t, 4)
-    if not rows:
-        return []
-    if not isinstance(sheet, str) or not isinstance(fields, list) or not isinstance(columns, list):
+def _table_from_wire(t: Any) -> ParsedTable:
+    """Strict inverse of _table_to_wire: types and lengths checked column by column (C-level set checks)."""
+    sheet, fields, columns, rows, values, raws, codes = _row(t, 7)
+    if type(sheet) is not str or type(fields) is not list or type(columns) is not list or type(rows) is not list \
+            or not set(map(type, fields)) <= {str} or not set(map(type, columns)) <= {str} \
+            or not set(map(type, rows)) <= {int}:
         raise ValueError("malformed table from worker")
-    fields_t, columns_t = tuple(str(f) for f in fields), tuple(str(c) for c in columns)
-    n = len(fields_t)
-    if len(columns_t) != n:
+    w, n = len(fields), len(rows)
+    if rows and not (1 <= min(rows) and max(rows) <= _MAX_ROW_NO):
+        raise ValueError("malformed table row from worker")
+    if len(columns) != w or type(values) is not list or type(raws) is not list or type(codes) is not list \
+            or not len(values) == len(raws) == len(codes) == w:
         raise ValueError("malformed table from worker")
-    out = []
-    for r in rows:  # type checks by set(map(type, …)): C-level, a 1,000-row table rebuilds in a few ms
-        if type(r) is not list or len(r) != 4:
-            raise ValueError("malformed table row from worker")
-        row, values, texts, statuses = r
-        if type(row) is not int or type(values) is not list or type(texts) is not list \
-                or type(statuses) is not list or not len(values) == len(texts) == len(statuses) == n:
-            raise ValueError("malformed table row from worker")
-        vt = set(map(type, values))
+    out_values, out_raws = [], []
+    for v, r, c in zip(values, raws, codes):
+        if type(v) is not list or len(v) != n or type(c) is not str or len(c) != n or not _CODES.issuperset(c):
+            raise ValueError("malformed table column from worker")
+        vt = set(map(type, v))
         if not vt <= _VALUE_TYPES:
             if not vt <= _VALUE_TYPES | {int}:
                 raise ValueError("malformed table cell from worker")
-            values = [float(v) if type(v) is int else v for v in values]
-        if not set(map(type, texts)) <= _TEXT_TYPES or not _STATUSES.issuperset(statuses):
+            v = [float(x) if type(x) is int else x for x in v]
+        if r == SAME_AS_TEXT_VALUE:
+            r = [x if type(x) is str else None for x in v]
+        elif r is not None and (type(r) is not list or len(r) != n or not set(map(type, r)) <= _TEXT_TYPES):
             raise ValueError("malformed table cell from worker")
-        out.append(ParsedRow(sheet, row, fields_t, columns_t, tuple(values), tuple(texts), tuple(statuses)))
-    return out
+        out_values.append(v)
+        out_raws.append(r)
+    return ParsedTable(sheet, tuple(fields), tuple(columns), rows, out_values, out_raws, codes)
 
 
 def from_wire(d: dict[str, Any]) -> ParsedReturn:

@@ -332,7 +332,7 @@ def test_parse_many_carries_tables_over_the_wire(tmp_path: Path) -> None:
     assert locs(out[1]) == [(REVIEW, "F6", "flag-not-01")]
     assert all(w.heavy == [] for w in sandbox._POOL), "workers must not import pandas/GX/Prefect/openpyxl"
     wire = json.loads(json.dumps(sandbox.to_wire(out[0]), ensure_ascii=False))
-    wire["tables"]["review"][3][0][1][0] = {"x": 1}
+    wire["tables"]["review"][4][0][0] = {"x": 1}  # first cell of the first column
     with pytest.raises(ValueError):
         sandbox.from_wire(wire)
 
