@@ -176,16 +176,112 @@ def facility_index(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return idx
 
 
-def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: list[Finding],
-                   cols: dict[str, list]) -> None:
-    """Append a parsed return's table cells to column lists (return_rows layout), names pseudonymised.
+_STATUS_LETTERS = frozenset("obze")  # templates_xlsx.read.STATUS_CODES: ok, blank, blank_zero, error
 
-    Column-wise on purpose: a bench return holds 15,000 cells, and per-cell tuples cost more than the parse.
+
+class _RowCells:
+    """The cells of a batch's tables, gathered table by table as columns, then laid out as return_rows.
+
+    Column-wise on purpose: a 处方点评表 holds 15,000 cells and a batch a few million, so nothing here runs per
+    cell in Python. Repeated strings (submission, table, field, sheet, column letter, status) become pandas
+    categoricals; the cell reference (letter || row) is put together by DuckDB (warehouse/sql/load_return_rows.sql).
+    Within a table the cells are laid out row by row, each row in the layout's column order.
     """
+
+    STATUSES = ("ok", "blank", "blank_zero", "error")
+
+    def __init__(self) -> None:
+        self.blocks: list[dict[str, Any]] = []
+        self.cats: dict[str, dict[str, int]] = {k: {} for k in ("submission_id", "tbl", "field", "sheet", "col")}
+
+    def _code(self, kind: str, text: str) -> int:
+        return self.cats[kind].setdefault(text, len(self.cats[kind]))
+
+    def add(self, sid: str, name: str, t: Any, values: list[list], raws: list[list | None]) -> None:
+        """One table (a ParsedTable, with its pseudonymised values and raw texts) of one return."""
+        if not set("".join(t.status_codes)) <= _STATUS_LETTERS:
+            raise ValueError(f"unknown cell status in table {name!r}")
+        self.blocks.append({"sid": self._code("submission_id", sid), "tbl": self._code("tbl", name),
+                            "sheet": self._code("sheet", t.sheet), "rows": t.rows,
+                            "fields": [self._code("field", f) for f in t.fields],
+                            "cols": [self._code("col", c) for c in t.columns],
+                            "values": values, "raws": raws, "codes": t.status_codes})
+
+    def __len__(self) -> int:
+        return sum(len(b["rows"]) * len(b["fields"]) for b in self.blocks)
+
+    def frame(self):
+        """The return_rows frame (cell letters in `col`, no `cell` yet): numbers to `value`, text to `text`."""
+        import numpy as np
+        import pandas as pd
+
+        from templates_xlsx.read import STATUS_CODES
+
+        status_of = np.zeros(256, dtype=np.int8)
+        for i, st in enumerate(self.STATUSES):
+            status_of[ord(STATUS_CODES[st])] = i
+        parts: dict[str, list] = {k: [] for k in ("sid", "tbl", "sheet", "row_no", "field", "col", "value", "text",
+                                                   "raw_text", "status")}
+        for b in self.blocks:
+            n, w = len(b["rows"]), len(b["fields"])
+            if not n or not w:
+                continue
+            size = n * w
+            for k in ("sid", "tbl", "sheet"):
+                parts[k].append(np.full(size, b[k], dtype=np.int32))
+            parts["row_no"].append(np.repeat(np.asarray(b["rows"], dtype=np.int32), w))
+            parts["field"].append(np.tile(np.asarray(b["fields"], dtype=np.int32), n))
+            parts["col"].append(np.tile(np.asarray(b["cols"], dtype=np.int32), n))
+            value = np.full((w, n), np.nan)
+            text = np.full((w, n), None, dtype=object)
+            raw = np.full((w, n), None, dtype=object)
+            for i, (col, rcol) in enumerate(zip(b["values"], b["raws"])):
+                _split_values(col, value[i], text[i])
+                if rcol is not None:
+                    raw[i] = rcol
+            parts["value"].append(value.T.ravel())  # column-major → row by row
+            parts["text"].append(text.T.ravel())
+            parts["raw_text"].append(raw.T.ravel())
+            codes = np.frombuffer("".join(b["codes"]).encode("ascii"), dtype=np.uint8).reshape(w, n)
+            parts["status"].append(status_of[codes.T.ravel()])
+
+        def cat(kind: str, key: str) -> Any:
+            return pd.Categorical.from_codes(np.concatenate(parts[key]), categories=list(self.cats[kind]))
+
+        return pd.DataFrame({
+            "submission_id": cat("submission_id", "sid"), "tbl": cat("tbl", "tbl"),
+            "row_no": np.concatenate(parts["row_no"]), "field": cat("field", "field"),
+            "value": np.concatenate(parts["value"]),
+            "text": pd.Series(np.concatenate(parts["text"]), dtype=object, copy=False),
+            "raw_text": pd.Series(np.concatenate(parts["raw_text"]), dtype=object, copy=False),
+            "sheet": cat("sheet", "sheet"), "col": cat("col", "col"),
+            "status": pd.Categorical.from_codes(np.concatenate(parts["status"]), categories=list(self.STATUSES))})
+
+
+def _split_values(col: list, value: Any, text: Any) -> None:
+    """Write one column's parsed values into its `value` (float64 row) and `text` (object row) slots."""
+    kinds = set(map(type, col))
+    if kinds <= {float, type(None)}:
+        value[:] = col  # None → NaN, stored as NULL
+    elif kinds <= {str, type(None)}:
+        text[:] = col
+    else:  # a 序号 column mixes numbers and text; anything else exotic is coerced as pandas would
+        import pandas as pd
+
+        is_text = [isinstance(x, str) for x in col]
+        text[:] = [x if s else None for x, s in zip(col, is_text)]
+        value[:] = pd.to_numeric(pd.Series([None if s else x for x, s in zip(col, is_text)], dtype=object),
+                                 errors="coerce").astype("float64").to_numpy()
+
+
+def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: list[Finding],
+                   cells: _RowCells) -> None:
+    """Add a parsed return's tables to the batch's cells, names in `pii: pseudonymise` columns pseudonymised."""
     tables = getattr(parsed, "tables", None) or {}
     if not tables:
         return
     from templates_xlsx.layout import load_layouts
+    from templates_xlsx.read import ParsedTable
 
     layout = load_layouts().get(parsed.template_id)
     lv = layout.version(parsed.template_version or "") if layout else None
@@ -198,49 +294,24 @@ def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: lis
             memo[text] = pseudonymise(key, owner, text)  # type: ignore[arg-type]
         return memo[text]
 
-    for name, rows in tables.items():
-        if not rows:
+    for name, t in tables.items():
+        if not t:
             continue
-        pseud = [i for i, f in enumerate(rows[0].fields)
-                 if name in specs and f in specs[name].pii_fields("pseudonymise")]
+        if not isinstance(t, ParsedTable):
+            t = ParsedTable.from_rows(list(t))
+        pseud = [i for i, f in enumerate(t.fields) if name in specs and f in specs[name].pii_fields("pseudonymise")]
         if pseud and key is None:
             raise ValueError("a pseudonymisation key is required to load tables with personal names")
-        fields, width = rows[0].fields, len(rows[0].fields)
-        for pr in rows:
-            values, raws = pr.values, pr.raw_texts
-            if pseud:
-                values, raws = list(values), list(raws)
-                for i in pseud:
-                    raws[i] = values[i] = pseudo(values[i] if values[i] is not None else raws[i])
-                    masked.add((pr.sheet, f"{pr.columns[i]}{pr.row}"))
-            cols["tbl"].extend([name] * width)
-            cols["row_no"].extend([pr.row] * width)
-            cols["field"].extend(fields)
-            cols["v"].extend(values)
-            cols["raw_text"].extend(raws)
-            cols["sheet"].extend([pr.sheet] * width)
-            cols["cell"].extend([f"{c}{pr.row}" for c in pr.columns])
-            cols["status"].extend(pr.statuses)
-            cols["submission_id"].extend([sid] * width)
+        values, raws = list(t.values), list(t.raw_texts)
+        for i in pseud:
+            rc = raws[i] or [None] * len(t.rows)
+            values[i] = raws[i] = [pseudo(v if v is not None else r) for v, r in zip(values[i], rc)]
+            if pf:
+                masked.update((t.sheet, f"{t.columns[i]}{r}") for r in t.rows)
+        cells.add(sid, name, t, values, raws)
     for f in pf:  # a finding on a name cell must not carry the name either
         if (f.sheet, f.cell) in masked and f.value is not None:
             f.value = "（已脱敏）"
-
-
-def _rows_frame(cols: dict[str, list]):
-    """return_rows frame from the column lists: numbers to `value`, text (incl. ISO dates, codes) to `text`."""
-    import pandas as pd
-
-    v = pd.Series(cols["v"], dtype=object)
-    is_text = v.map(lambda x: isinstance(x, str))
-    frame = pd.DataFrame({
-        "submission_id": cols["submission_id"], "tbl": cols["tbl"],
-        "row_no": pd.Series(cols["row_no"], dtype="int64"), "field": cols["field"],
-        "value": pd.to_numeric(v.where(~is_text, None), errors="coerce").astype("float64"),
-        "text": v.where(is_text, None), "raw_text": pd.Series(cols["raw_text"], dtype=object),
-        "sheet": cols["sheet"], "cell": cols["cell"], "status": cols["status"]})
-    frame["raw_text"] = frame["raw_text"].where(frame["raw_text"].notna(), None)
-    return frame
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any]],
@@ -255,8 +326,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
         return 0
     index = facility_index(con)
     subs, values, findings = [], [], []
-    row_cols: dict[str, list] = {k: [] for k in ("submission_id", "tbl", "row_no", "field", "v", "raw_text",
-                                                 "sheet", "cell", "status")}
+    cells = _RowCells()
     for reg, parsed in batch:
         header = dict(getattr(parsed, "header", None) or {})
         code = header.get("facility_code")
@@ -280,7 +350,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
         for v in getattr(parsed, "values", None) or []:
             values.append((reg.submission_id, v.field, v.value, v.raw_text, v.sheet, v.cell, v.status))
         _table_columns(reg.submission_id, facility_id or code_s or reg.submission_id, parsed, pseudonym_key, pf,
-                       row_cols)
+                       cells)
         for f in pf:
             f.submission_id = reg.submission_id
             f.file = f.file or reg.item.rel_name
@@ -292,10 +362,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
                                               "status"])
     val_frame["value"] = pd.to_numeric(val_frame["value"]).astype("float64")
     val_frame["raw_text"] = val_frame["raw_text"].astype("str").where(val_frame["raw_text"].notna(), None)
-    row_frame = _rows_frame(row_cols)
+    row_frame = cells.frame() if len(cells) else None
     con.register("_load_subs", sub_frame)
     con.register("_load_vals", val_frame)
-    con.register("_load_rows", row_frame)
+    if row_frame is not None:
+        con.register("_load_rows", row_frame)
     try:
         with transaction(con):
             con.execute("DELETE FROM return_values WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
@@ -304,8 +375,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
             con.execute("DELETE FROM return_rows WHERE submission_id IN (SELECT submission_id FROM _load_subs)")
             if len(val_frame):
                 con.execute("INSERT INTO return_values SELECT * FROM _load_vals")
-            if len(row_frame):
-                con.execute("INSERT INTO return_rows SELECT * FROM _load_rows")
+            if row_frame is not None:
+                run_sql(con, "load_return_rows")
             insert_findings_rows(con, findings)
             con.execute(
                 "UPDATE submissions AS s SET facility_id = l.facility_id, period = l.period,"
@@ -316,7 +387,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[Registered, Any
     finally:
         con.unregister("_load_subs")
         con.unregister("_load_vals")
-        con.unregister("_load_rows")
+        if row_frame is not None:
+            con.unregister("_load_rows")
     return len(val_frame)
 
 
