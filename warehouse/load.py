@@ -220,42 +220,38 @@ class _RowCells:
         status_of = np.zeros(256, dtype=np.int8)
         for i, st in enumerate(self.STATUSES):
             status_of[ord(STATUS_CODES[st])] = i
-        parts: dict[str, list] = {k: [] for k in ("sid", "tbl", "sheet", "row_no", "field", "col", "value", "text",
-                                                   "raw_text", "status")}
+        total = len(self)
+        sid, tbl, sheet, row_no, field, col = (np.empty(total, dtype=np.int32) for _ in range(6))
+        status = np.empty(total, dtype=np.int8)
+        value = np.full(total, np.nan)
+        text = np.full(total, None, dtype=object)
+        raw = np.full(total, None, dtype=object)
+        at = 0
         for b in self.blocks:
             n, w = len(b["rows"]), len(b["fields"])
-            if not n or not w:
-                continue
-            size = n * w
-            for k in ("sid", "tbl", "sheet"):
-                parts[k].append(np.full(size, b[k], dtype=np.int32))
-            parts["row_no"].append(np.repeat(np.asarray(b["rows"], dtype=np.int32), w))
-            parts["field"].append(np.tile(np.asarray(b["fields"], dtype=np.int32), n))
-            parts["col"].append(np.tile(np.asarray(b["cols"], dtype=np.int32), n))
-            value = np.full((w, n), np.nan)
-            text = np.full((w, n), None, dtype=object)
-            raw = np.full((w, n), None, dtype=object)
-            for i, (col, rcol) in enumerate(zip(b["values"], b["raws"])):
-                _split_values(col, value[i], text[i])
-                if rcol is not None:
-                    raw[i] = rcol
-            parts["value"].append(value.T.ravel())  # column-major → row by row
-            parts["text"].append(text.T.ravel())
-            parts["raw_text"].append(raw.T.ravel())
+            cut = slice(at, at + n * w)
+            at += n * w
+            sid[cut], tbl[cut], sheet[cut] = b["sid"], b["tbl"], b["sheet"]
+            # a table's block is laid out row by row: as an (n, w) view, column i of the table is [:, i]
+            row_no[cut].reshape(n, w)[:] = np.asarray(b["rows"], dtype=np.int32)[:, None]
+            field[cut].reshape(n, w)[:] = b["fields"]
+            col[cut].reshape(n, w)[:] = b["cols"]
+            v, t, r = value[cut].reshape(n, w), text[cut].reshape(n, w), raw[cut].reshape(n, w)
+            for i, (vals, raws) in enumerate(zip(b["values"], b["raws"])):
+                _split_values(vals, v[:, i], t[:, i])
+                if raws is not None:
+                    r[:, i] = raws
             codes = np.frombuffer("".join(b["codes"]).encode("ascii"), dtype=np.uint8).reshape(w, n)
-            parts["status"].append(status_of[codes.T.ravel()])
+            status[cut].reshape(n, w)[:] = status_of[codes.T]
 
-        def cat(kind: str, key: str) -> Any:
-            return pd.Categorical.from_codes(np.concatenate(parts[key]), categories=list(self.cats[kind]))
+        def cat(codes: Any, kind: str) -> Any:
+            return pd.Categorical.from_codes(codes, categories=list(self.cats[kind]))
 
         return pd.DataFrame({
-            "submission_id": cat("submission_id", "sid"), "tbl": cat("tbl", "tbl"),
-            "row_no": np.concatenate(parts["row_no"]), "field": cat("field", "field"),
-            "value": np.concatenate(parts["value"]),
-            "text": pd.Series(np.concatenate(parts["text"]), dtype=object, copy=False),
-            "raw_text": pd.Series(np.concatenate(parts["raw_text"]), dtype=object, copy=False),
-            "sheet": cat("sheet", "sheet"), "col": cat("col", "col"),
-            "status": pd.Categorical.from_codes(np.concatenate(parts["status"]), categories=list(self.STATUSES))})
+            "submission_id": cat(sid, "submission_id"), "tbl": cat(tbl, "tbl"), "row_no": row_no,
+            "field": cat(field, "field"), "value": value, "text": pd.Series(text, dtype=object, copy=False),
+            "raw_text": pd.Series(raw, dtype=object, copy=False), "sheet": cat(sheet, "sheet"), "col": cat(col, "col"),
+            "status": pd.Categorical.from_codes(status, categories=list(self.STATUSES))}, copy=False)
 
 
 def _split_values(col: list, value: Any, text: Any) -> None:
@@ -299,13 +295,16 @@ def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: lis
             continue
         if not isinstance(t, ParsedTable):
             t = ParsedTable.from_rows(list(t))
-        pseud = [i for i, f in enumerate(t.fields) if name in specs and f in specs[name].pii_fields("pseudonymise")]
+        pii = set(specs[name].pii_fields("pseudonymise")) if name in specs else set()
+        pseud = [i for i, f in enumerate(t.fields) if f in pii]
         if pseud and key is None:
             raise ValueError("a pseudonymisation key is required to load tables with personal names")
         values, raws = list(t.values), list(t.raw_texts)
         for i in pseud:
-            rc = raws[i] or [None] * len(t.rows)
-            values[i] = raws[i] = [pseudo(v if v is not None else r) for v, r in zip(values[i], rc)]
+            names = values[i] if raws[i] is None else [v if v is not None else r for v, r in zip(values[i], raws[i])]
+            for x in set(names) - memo.keys():
+                pseudo(x)
+            values[i] = raws[i] = list(map(memo.__getitem__, names))
             if pf:
                 masked.update((t.sheet, f"{t.columns[i]}{r}") for r in t.rows)
         cells.add(sid, name, t, values, raws)
