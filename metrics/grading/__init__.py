@@ -74,6 +74,7 @@ YAML schema of `method:` (every key checked; defaults in brackets)
                           | {kind: band, low, high}        [the catalogue direction]
                   score: standardise [default] | improvement | {kind: rule, rule: {first-slice rule}}
                   weight, min_denominator, min_sample      override the defaults
+                  weight_in: {peer group: weight}          the weight in those peer groups
                   peer_groups: [..]   only in these peer groups;   monitor_in: [..]  shown only, there
   groups:       weights_sum (the list's weights must add up to it); min_indicators [1];
                 restandardise: none [default] | z;  list: [{name, weight}, …]

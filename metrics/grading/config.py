@@ -87,6 +87,14 @@ class Item:
     name_zh: str = ""
     unit: str = ""
     direction: str = "up"       # catalogue direction (the first slice's percentile rule needs it)
+    weight_in: tuple[tuple[str, Decimal], ...] = ()   # (peer group, weight) overriding `weight` there
+
+    def weight_for(self, peer_group: str) -> Decimal:
+        """The item's weight in a peer group."""
+        for g, w in self.weight_in:
+            if g == peer_group:
+                return w
+        return self.weight
 
     def mode(self, peer_group: str) -> str | None:
         """How the item counts for a peer group: scored | monitor | None (not listed there)."""
@@ -366,8 +374,8 @@ def _orient(obj: Any, where: str, direction: str, code: str) -> Orientation:
     return Orientation(kind, target=_num(obj["target"], f"{where}.target"))
 
 
-_ITEM_KEYS = {"indicator", "group", "orient", "score", "weight", "min_denominator", "min_sample", "peer_groups",
-              "monitor_in"}
+_ITEM_KEYS = {"indicator", "group", "orient", "score", "weight", "weight_in", "min_denominator", "min_sample",
+              "peer_groups", "monitor_in"}
 
 
 def _item(obj: Any, where: str, catalog: Mapping[str, Any], defaults: dict[str, Any], groups: tuple[str, ...],
@@ -399,8 +407,18 @@ def _item(obj: Any, where: str, catalog: Mapping[str, Any], defaults: dict[str, 
     mon = frozenset(_names(obj.get("monitor_in", []), f"{where}.monitor_in", peer_groups))
     if orient.kind == "monitor" and score != "standardise":
         raise CatalogError(f"{where}.score: a monitor item is not scored")
+    wi = obj.get("weight_in") or {}
+    if not isinstance(wi, dict):
+        raise CatalogError(f"{where}.weight_in: expected a mapping peer group → weight")
+    weight_in = []
+    for g, w in wi.items():
+        _choice(g, peer_groups, f"{where}.weight_in")
+        x = _num(w, f"{where}.weight_in.{g}")
+        if x <= 0:
+            raise CatalogError(f"{where}.weight_in.{g}: must be positive")
+        weight_in.append((g, x))
     return Item(ind.code, group, orient, score, rule, weight, min_den, min_sample, only, mon,
-                getattr(ind, "name_zh", ""), getattr(ind, "unit", ""), ind.direction)
+                getattr(ind, "name_zh", ""), getattr(ind, "unit", ""), ind.direction, tuple(weight_in))
 
 
 def _groups(obj: Any, where: str) -> Groups:

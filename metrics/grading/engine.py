@@ -85,7 +85,8 @@ def _oriented(it: Item, fid: str, o: Observation | None, targets: Mapping[tuple[
 
 
 def _rule_column(it: Item, scorable: list[tuple[str, Decimal]], obs: Mapping[str, Mapping[str, Observation]],
-                 targets_used: Mapping[str, Decimal | None], q: Decimal) -> tuple[list[Decimal], list[Decimal]]:
+                 targets_used: Mapping[str, Decimal | None], pg_of: Mapping[str, str], q: Decimal
+                 ) -> tuple[list[Decimal], list[Decimal]]:
     """score: rule — 100 × points / weight and the first slice's rule points (peers: the scope's values)."""
     assert it.rule is not None
     raws = [obs[f][it.indicator].value for f, _ in scorable]
@@ -96,10 +97,11 @@ def _rule_column(it: Item, scorable: list[tuple[str, Decimal]], obs: Mapping[str
         if rule.target_key is not None and rule.target is None:
             rule = replace(rule, target=targets_used[f])
         assert v is not None
-        pts = rule_points(rule, it.weight, v, peers, it.direction)
+        w = it.weight_for(pg_of[f])
+        pts = rule_points(rule, w, v, peers, it.direction)
         assert pts is not None
         pts_at.append(pts.quantize(q, rounding=ROUND_HALF_UP))
-        shares.append((HUNDRED * pts / it.weight).quantize(q, rounding=ROUND_HALF_UP))
+        shares.append((HUNDRED * pts / w).quantize(q, rounding=ROUND_HALF_UP))
     return shares, pts_at
 
 
@@ -253,7 +255,8 @@ def _grade(method: Method, peer_groups: Mapping[str, str | None], observations: 
                         for r, (worse, ties) in zip(srows, col.ranks):
                             r.rank_below, r.rank_ties = worse, ties
             elif it.score == "rule":
-                sv_at, pts_at = _rule_column(it, scorable, obs, targets_used, q_std)  # type: ignore[assignment]
+                sv_at, pts_at = _rule_column(it, scorable, obs, targets_used, pg_of,  # type: ignore[assignment]
+                                             q_std)
                 for r, pts in zip(srows, pts_at):
                     r.points = pts
             else:
@@ -278,6 +281,7 @@ def _grade(method: Method, peer_groups: Mapping[str, str | None], observations: 
                 continue
             tie_code = code in breaker_codes
             gacc = acc[group]
+            wmap = dict(it.weight_in)
             for i, (r, sv) in enumerate(zip(srows, sv_at)):
                 r.stats = stats
                 if sv is None:
@@ -285,8 +289,9 @@ def _grade(method: Method, peer_groups: Mapping[str, str | None], observations: 
                     continue
                 r.standardised, r.scored = sv, True
                 a = gacc[r.facility_id]
-                a[0] += weight * sv
-                a[1] += weight
+                w = wmap.get(pg_of[r.facility_id], weight) if wmap else weight
+                a[0] += w * sv
+                a[1] += w
                 a[2] += 1
                 if tie_code:
                     std_of[(r.facility_id, code)] = sv
