@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import random
+import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -124,6 +125,7 @@ def run(n: int, m: int, repeat: int) -> dict:
         "grade_s": round(min(times), 2), "grade_runs_s": [round(x, 2) for x in times],
         "eligible": s["eligible"], "indicator_rows": s["indicator_rows"], "capped": s["capped"],
         "kmeans": {g: {"iterations": c["iterations"], "converged": c["converged"]} for g, c in s["clusters"].items()},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
 

@@ -90,6 +90,15 @@ def test_kmeans_below_min_group_size():
     res = _identity({"A": 1, "B": 2, "C": 3}, {"method": "kmeans", "k": 3, "labels": ["甲等", "乙等", "丙等"],
                                                "min_group_size": 4, "insufficient_label": "组内样本不足"})
     assert {f.grade for f in res.facilities} == {"组内样本不足"} and res.clusters == {}
+    assert res.facility("A").reason == "组内有综合得分的机构 3 个，少于分级所需的 4 个，未分级"
+
+
+def test_kmeans_needs_k_distinct_scores():
+    # five facilities on two distinct scores cannot make three clusters: Lloyd would put all of the tied scores
+    # into one cluster by the tie rule alone, so the group is not clustered and the notes say why
+    res = _identity(dict(zip("ABCDE", (5, 5, 5, 9, 9))), {"method": "kmeans", "k": 3, "labels": ["甲等", "乙等", "丙等"]})
+    assert {f.grade for f in res.facilities} == {"组内样本不足"}
+    assert res.facility("D").reason == "组内不同的综合得分仅 2 个，少于聚类数 3，未分级"
 
 
 # ---------------------------------------------------------------------------------------------- bands and quotas

@@ -52,12 +52,14 @@ Steps and formulas
 6. Grading group = peer group (and/or the number of groups reported, CMS-style), `within` below. Rank =
    1 + facilities strictly ahead at the published composite; tie-breakers, in order, decide only between
    facilities still tied; each applied breaker is recorded per facility (value, facilities still tied).
-     bands   first band with composite ≥ min; optional cap: at most max(min_count, R(n·max_share))
+     bands   first band with composite ≥ min (below every min: the last band); optional cap: at most
+             max(min_count, R(n·max_share))
              facilities (by rank, ties kept) keep cap.grade, the rest fall to cap.fallback
      quota   limitᵢ = R(n·uptoᵢ), R = floor | half_up | ceil; a facility takes the first band with
              rank ≤ limitᵢ (ceil = the first slice's (r − 1) < upto·n rule); n < min_group_size → label
      kmeans  metrics/grading/kmeans.py (deterministic 1-D Lloyd, quantile-median start, documented tie rule
-             and convergence); clusters by centre, the highest taking labels[0]; n < min_group_size → label
+             and convergence); clusters by centre, the highest taking labels[0]; n < min_group_size, or fewer
+             than k distinct composites → insufficient_label, with the reason in the facility's notes
 
 YAML schema of `method:` (every key checked; defaults in brackets)
 --------------------------------------------------------------------

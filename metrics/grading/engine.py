@@ -423,16 +423,21 @@ def _grade(method: Method, peer_groups: Mapping[str, str | None], observations: 
         r, t = rank_with_ties(comps, method.ties, bvals)
         rank.update(r)
         ties.update(t)
+        note = None
         if g.method == "bands":
             grade_of.update(band_grades(comps, r, g))
         elif g.method == "quota":
-            grade_of.update(quota_grades(r, g))
+            gr, note = quota_grades(r, g)
+            grade_of.update(gr)
         else:
-            gr, cen, res = kmeans_grades(comps, g)
+            gr, cen, res, note = kmeans_grades(comps, g)
             grade_of.update(gr)
             centre.update(cen)
             if res is not None:
                 clusters[key] = res
+        if note:
+            for f in members:
+                fac[f]["reason"] = "；".join(x for x in (fac[f]["reason"], note) if x)
 
     facilities = []
     order = g.order

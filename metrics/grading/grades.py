@@ -84,27 +84,36 @@ def quota_limits(n: int, g: Grading) -> list[int]:
     return [round_count(n * b.upto, g.rounding) for b in g.quota]
 
 
-def quota_grades(ranks: Mapping[str, int], g: Grading) -> dict[str, str]:
-    """The first quota band with rank ≤ R(n × upto); ties share a rank and so a band."""
+def _too_few(n: int, g: Grading) -> str:
+    return f"组内有综合得分的机构 {n} 个，少于分级所需的 {g.min_group_size} 个，未分级"
+
+
+def quota_grades(ranks: Mapping[str, int], g: Grading) -> tuple[dict[str, str], str | None]:
+    """The first quota band with rank ≤ R(n × upto); ties share a rank and so a band. Also a note when not applied."""
     n = len(ranks)
     if n < g.min_group_size:
-        return {f: g.insufficient_label for f in ranks}
+        return {f: g.insufficient_label for f in ranks}, _too_few(n, g)
     limits = quota_limits(n, g)
     return {f: next((b.grade for b, lim in zip(g.quota, limits) if r <= lim), g.quota[-1].grade)
-            for f, r in ranks.items()}
+            for f, r in ranks.items()}, None
 
 
 def kmeans_grades(composites: Mapping[str, Decimal], g: Grading
-                  ) -> tuple[dict[str, str], dict[str, Decimal], KMeansResult | None]:
-    """k-means clusters ordered by centre, the highest centre taking the first label."""
+                  ) -> tuple[dict[str, str], dict[str, Decimal], KMeansResult | None, str | None]:
+    """k-means clusters ordered by centre, the highest centre taking the first label; a note when not clustered."""
     fids = sorted(composites)
     if len(fids) < g.min_group_size:
-        return {f: g.insufficient_label for f in fids}, {}, None
+        return {f: g.insufficient_label for f in fids}, {}, None, _too_few(len(fids), g)
+    distinct = len(set(composites.values()))
+    if distinct < g.k:
+        # k clusters of fewer than k distinct scores would leave labels to the tie rule alone
+        return ({f: g.insufficient_label for f in fids}, {}, None,
+                f"组内不同的综合得分仅 {distinct} 个，少于聚类数 {g.k}，未分级")
     idx, res = kmeans_1d([composites[f] for f in fids], g.k, max_iter=g.max_iter, tie=g.tie)
     labels = tuple(reversed(g.labels))      # ascending centre order
     res = KMeansResult(res.n, res.k, res.initial_centres, res.centres, res.sizes, res.iterations, res.converged,
                        labels)
-    return ({f: labels[j] for f, j in zip(fids, idx)}, {f: res.centres[j] for f, j in zip(fids, idx)}, res)
+    return ({f: labels[j] for f, j in zip(fids, idx)}, {f: res.centres[j] for f, j in zip(fids, idx)}, res, None)
 
 
 def cap_grade(grade: str | None, cap: str, order: Sequence[str]) -> str:

@@ -16,6 +16,8 @@ assignment is k − 1 cut positions. Each Lloyd step never increases the within-
 decreases strictly whenever the assignment changes (with a fixed tie rule), so no assignment can recur and the
 loop ends after finitely many passes; max_iter is only a guard, and `converged` says which way it ended.
 Identical inputs give identical cuts: no randomness, no floating point, no dependence on input order.
+A cluster can end empty (its label then goes unused). The grading engine does not cluster a group whose scores
+take fewer than k distinct values, nor one smaller than min_group_size: it shows the insufficient label and says why.
 """
 from __future__ import annotations
 
