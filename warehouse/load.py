@@ -283,13 +283,7 @@ def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: lis
     lv = layout.version(parsed.template_version or "") if layout else None
     specs = {t.name: t for t in (lv.tables if lv else ())}
     masked: set[tuple[str, str]] = set()
-    memo: dict[Any, str | None] = {}  # a return names a dozen people over a thousand rows
-
-    def pseudo(text: Any) -> str | None:
-        if text not in memo:
-            memo[text] = pseudonymise(key, owner, text)  # type: ignore[arg-type]
-        return memo[text]
-
+    memo: dict[Any, str | None] = {}  # a return names a dozen people over a thousand rows: one HMAC each
     for name, t in tables.items():
         if not t:
             continue
@@ -303,7 +297,7 @@ def _table_columns(sid: str, owner: str, parsed: Any, key: bytes | None, pf: lis
         for i in pseud:
             names = values[i] if raws[i] is None else [v if v is not None else r for v, r in zip(values[i], raws[i])]
             for x in set(names) - memo.keys():
-                pseudo(x)
+                memo[x] = pseudonymise(key, owner, x)  # type: ignore[arg-type]
             values[i] = raws[i] = list(map(memo.__getitem__, names))
             if pf:
                 masked.update((t.sheet, f"{t.columns[i]}{r}") for r in t.rows)
