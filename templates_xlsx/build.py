@@ -433,11 +433,14 @@ def build_templates(out_dir: Path = TEMPLATES_DIR, authority_zh: str | None = No
     return paths
 
 
+DEFAULT_TEMPLATE = "JX-YB01"  # the first slice's return: what callers without a template id mean
+
+
 def template_path(template_id: str | None = None, version: str | None = None,
                   out_dir: Path = TEMPLATES_DIR) -> Path:
-    """Path of a built template (default: the only/first template, newest version); builds it if missing."""
+    """Path of a built template (default: the operations return JX-YB01, newest version); builds it if missing."""
     layouts = load_layouts()
-    layout = layouts[template_id] if template_id else next(iter(layouts.values()))
+    layout = layouts[template_id or DEFAULT_TEMPLATE]
     lv = layout.version(version) if version else layout.latest()
     if lv is None:
         raise KeyError(f"{layout.template_id} has no version {version!r}")

@@ -523,7 +523,7 @@ def _field_defs(catalog: str) -> dict[str, FieldDef]:
 
 
 def load_layouts(layout_dir: Path | None = None) -> dict[str, Layout]:
-    """All layouts keyed by template id."""
+    """All layouts keyed by template id, in form-number order (卫健绩效01表, 02表, …)."""
     return dict(_load_layouts(Path(layout_dir or LAYOUT_DIR)))
 
 
@@ -537,7 +537,7 @@ def _load_layouts(layout_dir: Path) -> dict[str, Layout]:
         out[lay.template_id] = lay
     if not out:
         raise CatalogError(f"{layout_dir}: no layout files")
-    return out
+    return dict(sorted(out.items(), key=lambda kv: (kv[1].form_no, kv[0])))
 
 
 def files_a_return(facility: dict, layouts: dict[str, "Layout"] | None = None) -> bool:

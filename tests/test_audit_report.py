@@ -95,6 +95,8 @@ def test_facility_status(workbook):
         "F001": ("市第一人民医院", "三级综合", "已报", "a-ok.xlsx", 2, 1),
         "F002": ("市中医院", "三级综合", "退回", "b-bad.xlsx", 0, 1),
         "F003": ("县人民医院", "三级综合", "未报", None, None, None),
+        # a township centre files the 基层 return (JX-JC01) since issue 4: expected, and missing here
+        "F010": ("青山镇卫生院", "基层", "未报", None, None, None),
         "'-X999": ("'" + EVIL, None, "退回", "x-unknown.xlsx", 1, 0),
     }
     assert rows[1][5] == dt.datetime(2026, 10, 5, 9, 0)
@@ -130,7 +132,7 @@ def test_about_sheet_counts(workbook):
     wb = openpyxl.load_workbook(workbook[0])
     rows = {r[0]: r[1:] for r in _rows(wb["说明"]) if r[0]}
     assert rows["统计期"][0] == PERIOD
-    assert (rows["应报机构数"][0], rows["已报"][0], rows["未报"][0], rows["退回"][0]) == (3, 1, 1, 1)
+    assert (rows["应报机构数"][0], rows["已报"][0], rows["未报"][0], rows["退回"][0]) == (4, 1, 2, 1)
     assert rows["未能识别机构的报送文件"][0] == 1
     assert (rows["问题总数"][0], rows["其中：错误"][0], rows["其中：警告"][0]) == (6, 3, 3)
     assert rows["negative-value"][:2] == ("错误", 1) and rows["unit-suspect"][:2] == ("警告", 1)

@@ -25,7 +25,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     paths = build_templates(tmp_path_factory.mktemp("tpl"))
     # JX-YB01 first; the table templates JX-YB02/03 are tested in tests/test_templates_tables.py
     assert [p.name for p in paths] == ["月报_运营与药品_v2026.1.xlsx", "月报_抗菌药物消耗_v2026.1.xlsx",
-                                       "月报_处方点评_v2026.1.xlsx"]
+                                       "月报_处方点评_v2026.1.xlsx", "月报_满意度调查_v2026.1.xlsx",
+                                       "月报_满意度平台数据_v2026.1.xlsx", "月报_基层医疗卫生机构_v2026.1.xlsx",
+                                       "月报_县域医疗服务与医保_v2026.1.xlsx"]
     return paths[0]
 
 

@@ -40,7 +40,8 @@ def _entries(p: Path) -> list[tuple[str, bytes]]:
 # ---------------------------------------------------------------- layout schema
 
 def test_layouts_declare_tables_catalogs_and_applicability() -> None:
-    assert list(LAYOUTS) == ["JX-YB01", "JX-YB02", "JX-YB03"]  # JX-YB01 stays the default (first) template
+    # form-number order (卫健绩效01表 …): JX-YB01 stays the default (first) template
+    assert list(LAYOUTS) == ["JX-YB01", "JX-YB02", "JX-YB03", "JX-MY01", "JX-MY02", "JX-JC01", "JX-XY01"]
     assert LAYOUTS["JX-YB01"].field_catalog == DEFAULT_FIELD_CATALOG and LAYOUTS["JX-YB01"].latest().tables == ()
     assert (YB02.field_catalog, YB03.field_catalog) == ("fields_antibiotic.yaml", "fields_rx_review.yaml")
     assert YB02.applies_to == {"tiers": ("三级", "二级")} == YB03.applies_to
