@@ -131,6 +131,28 @@ def scheme_check(file: Path = typer.Argument(..., exists=True, dir_okay=False, h
         raise typer.Exit(1)
 
 
+@app.command("explain")
+def explain(facility: str = typer.Option(..., help="机构编码"),
+            period: str = typer.Option(..., help="统计期：YYYY-MM、YYYY-Qn 或 YYYY"),
+            indicator: str = typer.Option(None, help="只看一个指标（如 YP01）"),
+            scheme: str = typer.Option("2026", help="考核方案版本")) -> None:
+    """说明一家机构的等级从何而来：等级、名次 ← 综合得分 ← 指标得分 ← 规则或标准化（同组 n、均值、标准差）← 指标值 ← 分子分母 ← 填报项 ← 报表文件 ← 单元格。"""
+    from warehouse.explain import explain as explain_chain
+
+    if not PERIOD_RE.match(period):
+        typer.echo(f"统计期格式错误：{period}（应为 YYYY-MM、YYYY-Qn 或 YYYY）")
+        raise typer.Exit(2)
+    con = _connect(_settings())
+    try:
+        lines = explain_chain(con, facility, period, scheme, indicator)
+    finally:
+        con.close()
+    for line in lines:
+        typer.echo(line)
+    if lines and lines[0].startswith("无评分结果"):
+        raise typer.Exit(1)
+
+
 def _run_flow(period: str, inbox: Path, scheme: str, alliance_scheme: str = "alliance_2026") -> dict[str, Any]:
     from flows import progress as prog
 

@@ -29,7 +29,7 @@ PERIOD = "2026-09"
 
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    c = connect(tmp_path / "w.duckdb")
+    c = connect(tmp_path / "var" / "warehouse.duckdb")  # where `jixiao explain` looks with JIXIAO_HOME
     for fid, drug in DRUG.items():
         c.execute("INSERT INTO facilities (facility_id, valid_from, name, tier, ftype) VALUES (?, DATE '2020-01-01', "
                   "?, '三级', '综合')", [fid, f"{fid}医院"])
@@ -80,3 +80,29 @@ def test_rule_points_scheme_unchanged_beside_it(con):
     compute_period(con, PERIOD, "2026")
     _, comps = score_period(con, PERIOD, "2026")
     assert len(comps) == 6 and con.execute("SELECT count(*) FROM grading_stats").fetchone() == (0,)
+
+
+def test_explain_prints_the_stored_peer_statistics(con, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    compute_period(con, PERIOD, "2026_std")
+    score_period(con, PERIOD, "2026_std")
+    n, mean, sd, kind = con.execute("SELECT n, mean, sd, sd_kind FROM grading_stats WHERE period = ? AND "
+                                    "scheme_version = '2026_std' AND indicator = 'YP01'", [PERIOD]).fetchone()
+    con.close()
+    r = CliRunner().invoke(app, ["explain", "--facility", "H3", "--period", PERIOD, "--indicator", "YP01",
+                                 "--scheme", "2026_std"],
+                           env={"JIXIAO_HOME": str(tmp_path / "var"), "JIXIAO_OUT": str(tmp_path / "out")})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0] == "机构 H3（三级综合），统计期 2026-09，方案 2026_std"
+    stats = [ln.strip() for ln in lines if "同组统计" in ln]
+    assert stats == [f"← 同组统计（三级综合）：n = {n}，均值 {mean.quantize(Decimal('0.000001')):f}，"
+                     f"标准差 {sd.quantize(Decimal('0.000001')):f}（{kind}），截尾 P1/P99（linear） [-6.900000, 0.000000]"]
+    assert (n, mean, sd) == (6, Decimal("-2.65"), Decimal("2.597274"))
+    assert any(ln.startswith("  ← YP01 ") and "：得分 0.6353（scored，权重 7" in ln for ln in lines), r.output
+    # value ← numerator/denominator ← fields ← submission ← cell
+    assert any(ln.strip().startswith("← drug_revenue = 340") and "H3-2026-09.xlsx（sha256 H3-2026-09，接收 "
+               "2026-10-05 09:00:00）← 运营与药品!E6" in ln for ln in lines), r.output
