@@ -17,9 +17,11 @@ app = typer.Typer(help="绩效 jixiao — 公立医院月度绩效考核：报�
 templates_app = typer.Typer(help="报表模板（templates）", no_args_is_help=True)
 registry_app = typer.Typer(help="机构名录（registry）", no_args_is_help=True)
 baseline_app = typer.Typer(help="基期数据（baseline）：上年月度数据，用于增幅类指标", no_args_is_help=True)
+scheme_app = typer.Typer(help="考核方案（scheme）", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
 app.add_typer(registry_app, name="registry")
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(scheme_app, name="scheme")
 
 console = Console(highlight=False, soft_wrap=True)  # never hard-wrap paths in logs
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
@@ -108,6 +110,47 @@ def baseline_import(file: Path = typer.Argument(..., exists=True, dir_okay=False
         con.close()
     console.print(f"基期数据：导入数值 {n} 个，问题 {len(findings)} 条")
     _print_findings(findings)
+
+
+@scheme_app.command("check")
+def scheme_check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="考核方案 YAML 文件")) -> None:
+    """校验考核方案：未知的键、权重合计、各同组类别缺少的指标；每条信息注明文件与键。"""
+    from metrics.scheme_check import check_scheme
+
+    r = check_scheme(file)
+    # plain echo, not rich: messages quote YAML keys in [brackets] that rich would read as markup
+    if r.ok:
+        typer.echo(f"方案校验通过：{file}（{r.summary}）")
+    else:
+        typer.echo(f"方案校验未通过：{file}，错误 {len(r.errors)} 处")
+        for m in r.errors:
+            typer.echo(f"  错误：{m}")
+    for m in r.warnings:
+        typer.echo(f"  提示：{m}")
+    if not r.ok:
+        raise typer.Exit(1)
+
+
+@app.command("explain")
+def explain(facility: str = typer.Option(..., help="机构编码"),
+            period: str = typer.Option(..., help="统计期：YYYY-MM、YYYY-Qn 或 YYYY"),
+            indicator: str = typer.Option(None, help="只看一个指标（如 YP01）"),
+            scheme: str = typer.Option("2026", help="考核方案版本")) -> None:
+    """说明一家机构的等级从何而来：等级、名次 ← 综合得分 ← 指标得分 ← 规则或标准化（同组 n、均值、标准差）← 指标值 ← 分子分母 ← 填报项 ← 报表文件 ← 单元格。"""
+    from warehouse.explain import explain as explain_chain
+
+    if not PERIOD_RE.match(period):
+        typer.echo(f"统计期格式错误：{period}（应为 YYYY-MM、YYYY-Qn 或 YYYY）")
+        raise typer.Exit(2)
+    con = _connect(_settings())
+    try:
+        lines = explain_chain(con, facility, period, scheme, indicator)
+    finally:
+        con.close()
+    for line in lines:
+        typer.echo(line)
+    if lines and lines[0].startswith("无评分结果"):
+        raise typer.Exit(1)
 
 
 def _run_flow(period: str, inbox: Path, scheme: str, alliance_scheme: str = "alliance_2026") -> dict[str, Any]:

@@ -151,13 +151,13 @@ def compute(settings: Settings, periods: list[str], scheme_version: str,
 
     `timings` (the run's) gets the seconds spent in sub-stages worth reporting on their own (satisfaction).
     """
-    from metrics.scoring import load_scheme
+    from metrics.grading.scheme import load_assessment
     from warehouse.compute import compute_period
 
     from metrics.periods import parse_period
     from warehouse.derive import derive_months
 
-    scheme = load_scheme(scheme_version)
+    scheme = load_assessment(scheme_version)  # rule points (metrics.scoring) or a method block (metrics.grading)
     con = _cursor(settings)
     try:
         # items derived from detail rows (DDD units, review-sample sums) are recomputed from the rows each run
@@ -169,10 +169,10 @@ def compute(settings: Settings, periods: list[str], scheme_version: str,
 
 def score(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
     """Scores, composites, ranks and grades for each period; returns how many facilities were scored."""
-    from metrics.scoring import load_scheme
+    from metrics.grading.scheme import load_assessment
     from warehouse.compute import score_period
 
-    scheme = load_scheme(scheme_version)
+    scheme = load_assessment(scheme_version)
     con = _cursor(settings)
     try:
         return {q: sum(c.status == "scored" for c in score_period(con, q, scheme)[1]) for q in periods}
@@ -251,8 +251,8 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     import pandas as pd
 
     from metrics.indicators import load_indicators
+    from metrics.grading.scheme import assessed_groups, load_assessment
     from metrics.periods import parse_period
-    from metrics.scoring import load_scheme
     from templates_xlsx.audit_report import write_audit_workbook
     from templates_xlsx.layout import files_a_return
     from templates_xlsx.report import IndicatorMeta, ReportData, write_ranked_workbook
@@ -262,14 +262,15 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
 
     period = run.period
     p = parse_period(period)
-    scheme = load_scheme(scheme_version)
+    scheme = load_assessment(scheme_version)
+    assessed = assessed_groups(scheme)
     out_dir = settings.out_dir / period
     con = _cursor(settings)
     try:
         # the hospital scheme's coverage: facilities of its peer groups (or of no known group, listed as 未分组);
         # grassroots centres and county bureaus file for the alliance layer and are covered on its sheets
         facs = [f for f in facilities_for_period(con, p.months[-1])
-                if files_a_return(f) and (f["peer_group"] is None or f["peer_group"] in scheme.groups)]
+                if files_a_return(f) and (f["peer_group"] is None or f["peer_group"] in assessed)]
         expected = pd.DataFrame([{k: f[k] for k in ("facility_id", "name", "peer_group")} for f in facs],
                                 columns=["facility_id", "name", "peer_group"])
         con.register("_expected", expected)
@@ -299,10 +300,9 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         ind_rows = _rows(con.execute(sql_text("rpt_indicators"), {"period": period, "scheme": scheme_version}))
         cutoff = con.execute("SELECT max(received_at) FROM submissions WHERE list_contains(?, period) "
                              "AND status = 'accepted'", [p.months]).fetchone()[0]
-        used = {it.indicator for items in scheme.groups.values() for it in items}
+        sections = scheme_sections(scheme)
         metas = [IndicatorMeta(i.code, i.name_zh, i.unit, i.decimals, i.direction, i.nat_no)
-                 for i in load_indicators().values() if i.code in used]
-        sections = {it.indicator: it.section for items in scheme.groups.values() for it in items}
+                 for i in load_indicators().values() if i.code in sections]
         by_id = {f["facility_id"]: f for f in facs}
         league_facs = [by_id.get(r["facility_id"], {"facility_id": r["facility_id"], "name": r["name"]})
                        | {"peer_group": r["peer_group"]} for r in league]
@@ -369,9 +369,73 @@ def top_by_group(settings: Settings, period: str, scheme_version: str, n: int = 
     return rows
 
 
+def scheme_sections(scheme: Any) -> dict[str, str]:
+    """indicator → the scheme section (rule points) or group (method schemes) it counts in."""
+    from metrics.grading.scheme import MethodScheme
+
+    if isinstance(scheme, MethodScheme):
+        return {it.indicator: it.group for it in scheme.method.items}
+    return {it.indicator: it.section for items in scheme.groups.values() for it in items}
+
+
+def _n(d: Any) -> str:
+    return f"{d.normalize():f}" if hasattr(d, "normalize") else str(d)
+
+
+def method_notes(scheme: Any) -> list[str]:
+    """The 说明 sheet's statement of a method scheme (metrics.grading): every step as the scheme sets it."""
+    m = scheme.method
+    std, P, el, g = m.standardise, m.precision, m.eligibility, m.grading
+    std_zh = {"z": "z 分数（(x − 均值) / 标准差）", "t_score": "T 分数（50 + 10 × z）",
+              "minmax": "极差标准化（(x − 最小值) / (最大值 − 最小值)）", "percentile_rank": "百分位秩"}[std.method]
+    scope = "同组（同级别×类别）内" if std.within == "peer_group" else "全体受评机构内"
+    sd = "总体标准差（÷n）" if std.sd == "population" else "样本标准差（÷(n−1)）"
+    notes = [
+        f"考核方案：{scheme.name_zh}（版本 {scheme.version}），标准化评分方法（metrics.grading），方案文件 "
+        f"{scheme.path.name}。",
+        "各指标先统一方向（越高越好）：上限目标按超出部分计负值，下限目标按不足部分计负值，达标为0；监测指标只列示、不计分。",
+        f"标准化：{scope}计算{std_zh}，{sd}；可计分机构少于 {std.min_n} 家或标准差为0时该指标不标准化；"
+        f"均值、标准差保留 {P.stat} 位小数后使用，标准化值保留 {P.standardised} 位小数（四舍五入）。",
+    ]
+    w = std.winsorise
+    if w is None:
+        notes.append("截尾：不截尾。")
+    elif w.method == "percentile":
+        notes.append(f"截尾：先按同组第 {_n(w.lower * 100)} 与第 {_n(w.upper * 100)} 百分位数截尾"
+                     f"（{'线性插值' if w.percentile_method == 'linear' else '最近秩'}法），超出者取截尾值，"
+                     "均值与标准差按截尾后的值计算。")
+    else:
+        notes.append(f"截尾：均值 ± {_n(w.k)} 倍标准差之外取截尾值。")
+    groups = "，".join(f"{x.name} {_n(x.weight)}" for x in m.groups.items)
+    notes.append(f"组得分 = 组内计分指标标准化值的加权平均（保留 {P.group} 位小数）；综合得分 = 各组得分按组权重"
+                 f"（{groups}，合计 {_n(m.groups.weights_sum)}）加权平均，缺组时权重按比例重新分配，保留 {P.composite} 位小数。")
+    req = f"，且必须有：{'、'.join(el.required)}" if el.required else ""
+    notes.append(f"参评条件：至少 {el.min_groups} 个组各有不少于 {el.min_indicators} 个计分指标{req}；"
+                 "不符合者不参与排名与评级，并注明原因。")
+    if g.method == "kmeans":
+        notes.append(f"评级：同组内按综合得分一维 k 均值聚类，k = {g.k}，由高到低为 {'、'.join(g.labels)}；"
+                     f"初始中心取分位中位数，最多迭代 {g.max_iter} 次，距离相等时归入{'较低' if g.tie == 'lower' else '较高'}一档；"
+                     f"同组少于 {g.min_group_size} 家或不同得分少于 k 个时不评级（{g.insufficient_label}）。")
+    elif g.method == "quota":
+        notes.append("评级（名次配额）：" + "，".join(f"{b.grade} 前 {b.upto:.0%}" for b in g.quota)
+                     + f"；同组少于 {g.min_group_size} 家时不评级（{g.insufficient_label}）。")
+    else:
+        notes.append("评级（分数段）：" + "，".join(f"{b.grade} ≥ {_n(b.min)}" for b in g.bands) + "。")
+    for v in m.veto:
+        notes.append(f"一票否决 {v.code}：{v.name_zh}，等级最高为 {v.cap_grade}。")
+    ties = "；依次按 " + "、".join(t.label_zh for t in m.ties) + " 决定先后，每次使用均记录" if m.ties else ""
+    notes.append(f"排名：同组内名次 = 1 + 综合得分严格高于本机构的机构数（并列同名次）{ties}。")
+    return notes
+
+
 def scheme_notes(scheme: Any) -> list[str]:
     """The 说明 sheet's statement of how composites, ranks and grades were computed."""
+    from metrics.grading.scheme import MethodScheme
+
+    if isinstance(scheme, MethodScheme):
+        return method_notes(scheme)
     notes = [
+        f"考核方案：{scheme.name_zh}（版本 {scheme.version}），积分制评分方法（metrics.scoring）。",
         f"综合得分 = 各指标得分之和（满分 {scheme.total_points}），按权重计分；缺失指标的权重按方案规定重新分配到"
         f"其余指标，四舍五入（ROUND_HALF_UP）保留 {scheme.precision} 位小数。",
         "排名在同组内按四舍五入后的综合得分：名次 = 1 + 综合得分严格高于本机构的机构数（并列同名次）。",

@@ -126,7 +126,8 @@ def _policy(obj: dict, key: str, default: str, where: str) -> str:
     return v
 
 
-def _rule(obj: Any, where: str, ind: Indicator) -> Rule:
+def parse_rule(obj: Any, where: str, ind: Indicator) -> Rule:
+    """A first-slice rule mapping (kind + parameters) for indicator `ind`; errors name `where` and the key."""
     if not isinstance(obj, dict) or obj.get("kind") not in RULE_KINDS:
         raise CatalogError(f"{where}.kind: must be one of {list(RULE_KINDS)}, got "
                            f"{obj.get('kind') if isinstance(obj, dict) else obj!r}")
@@ -153,6 +154,9 @@ def _rule(obj: Any, where: str, ind: Indicator) -> Rule:
         raise CatalogError(f"{where}: percentile needs an indicator with direction up or down "
                            f"({ind.code} is {ind.direction})")
     return r
+
+
+_rule = parse_rule  # the old private name, kept for callers outside this module
 
 
 def _grades(obj: Any, where: str) -> tuple[tuple[GradeBand, ...], Quota | None]:
@@ -266,7 +270,7 @@ def _load(path: Path) -> Scheme:
             ind = catalog.get(it["indicator"])
             if ind is None:
                 raise CatalogError(f"{iw}.indicator: unknown indicator {it['indicator']!r}")
-            rule = _rule(it["rule"], f"{iw}.rule", ind)
+            rule = parse_rule(it["rule"], f"{iw}.rule", ind)
             weight = _num(it["weight"], f"{iw}.weight")
             if (rule.kind == "monitor") != (weight == 0) or weight < 0:
                 raise CatalogError(f"{iw}.weight: monitor items carry weight 0, scored items a positive weight")

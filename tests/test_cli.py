@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 JIXIAO = [sys.executable, "-m", "flows.cli"]
 COMMANDS = [[], ["run"], ["demo"], ["templates"], ["templates", "build"], ["registry"], ["registry", "import"],
-            ["baseline"], ["baseline", "import"]]
+            ["baseline"], ["baseline", "import"], ["scheme"], ["scheme", "check"], ["explain"]]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 
 from metrics.catalog import CatalogError, all_fields
+from metrics.grading.scheme import MethodScheme, assessed_groups, load_assessment
 from metrics.indicators import IndicatorValue, compute, load_indicators
 from metrics.periods import Period, parse_period, same_period_last_year
 from metrics.scoring import CompositeRow, Scheme, ScoreRow, load_scheme, score
@@ -17,8 +18,11 @@ from warehouse.registry import peer_group
 Con = duckdb.DuckDBPyConnection
 
 
-def _scheme(scheme: Scheme | str) -> Scheme:
-    return scheme if isinstance(scheme, Scheme) else load_scheme(str(scheme))
+AnyScheme = Scheme | MethodScheme
+
+
+def _scheme(scheme: AnyScheme | str) -> AnyScheme:
+    return scheme if isinstance(scheme, (Scheme, MethodScheme)) else load_assessment(str(scheme))
 
 
 def aggregate_fields(con: Con, period: Period | str,
@@ -62,10 +66,18 @@ def facility_peer_groups(con: Con, period: Period | str) -> dict[str, str | None
     return out
 
 
-def facility_targets(con: Con, period: Period | str, scheme: Scheme) -> dict[tuple[str, str], Decimal]:
+def _target_keys(scheme: AnyScheme) -> set[tuple[str, str]]:
+    if isinstance(scheme, MethodScheme):
+        keyed = {(it.indicator, it.orient.target_key) for it in scheme.method.items if it.orient.target_key}
+        return keyed | {(it.indicator, it.rule.target_key) for it in scheme.method.items
+                        if it.rule is not None and it.rule.target_key}  # type: ignore[misc]
+    return {(it.indicator, it.rule.target_key) for items in scheme.groups.values() for it in items  # type: ignore[misc]
+            if it.rule.target_key}
+
+
+def facility_targets(con: Con, period: Period | str, scheme: AnyScheme) -> dict[tuple[str, str], Decimal]:
     """Each facility's own target for scheme rules with a `target_key` (by tier × type × specialty)."""
-    keyed = {(it.indicator, it.rule.target_key) for items in scheme.groups.values() for it in items
-             if it.rule.target_key}
+    keyed = _target_keys(scheme)
     if not keyed:
         return {}
     from metrics.prescribing.antibiotic_rates import target_for
@@ -84,7 +96,7 @@ def facility_targets(con: Con, period: Period | str, scheme: Scheme) -> dict[tup
     return out
 
 
-def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
+def compute_period(con: Con, period: Period | str, scheme: AnyScheme | str,
                    require_complete: bool | None = None,
                    timings: dict[str, float] | None = None) -> list[IndicatorValue]:
     """Compute the period's indicator values under the scheme's calibres and replace its indicator_values rows.
@@ -96,13 +108,14 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
         require_complete = s.require_complete
     base_period = same_period_last_year(p)
     groups = facility_peer_groups(con, p)
+    assessed_pg = assessed_groups(s)
     # facilities the scheme assesses: those of its peer groups (and any facility whose group is unknown, so the
     # score stage can list it as 未分组); counties and grassroots centres feed the alliance layer instead
     agg = {fid: v for fid, v in aggregate_fields(con, p, require_complete).items()
-           if fid not in groups or groups[fid] is None or groups[fid] in s.groups}
+           if fid not in groups or groups[fid] is None or groups[fid] in assessed_pg}
     # registry facilities of the scheme's peer groups without any return still get rows (status missing)
     for fid, group in groups.items():
-        if group in s.groups:
+        if group in assessed_pg:
             agg.setdefault(fid, {})
     from warehouse.prescribing import mark_small_samples, samples
 
@@ -114,7 +127,7 @@ def compute_period(con: Con, period: Period | str, scheme: Scheme | str,
     # satisfaction indicators come from the survey / platform scoring over their window
     from warehouse.satisfaction import satisfaction_values
 
-    assessed = sorted(f for f in agg if groups.get(f) in s.groups)
+    assessed = sorted(f for f in agg if groups.get(f) in assessed_pg)
     t0 = time.perf_counter()
     values += satisfaction_values(con, p, assessed, {f: groups[f] for f in assessed}, catalog)
     if timings is not None:
@@ -141,9 +154,14 @@ def read_indicator_values(con: Con, period: Period | str) -> list[IndicatorValue
 
 
 def score_period(con: Con, period: Period | str,
-                 scheme: Scheme | str) -> tuple[list[ScoreRow], list[CompositeRow]]:
+                 scheme: AnyScheme | str) -> tuple[list[ScoreRow], list[CompositeRow]]:
     """Score the period's stored indicator values and replace its scores and composites for the scheme."""
     p, s = parse_period(period), _scheme(scheme)
+    if isinstance(s, MethodScheme):
+        from warehouse.grading import grade_period
+
+        return grade_period(con, p, s, read_indicator_values(con, p), facility_peer_groups(con, p),
+                            facility_targets(con, p, s))
     score_rows, composite_rows = score(read_indicator_values(con, p), facility_peer_groups(con, p), s,
                                        facility_targets(con, p, s))
     with transaction(con):

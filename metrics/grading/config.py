@@ -10,7 +10,7 @@ from typing import Any
 
 from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
 from metrics.scoring import Rule
-from metrics.scoring import _rule as _parse_rule  # the first slice's rule grammar, parsed by its own loader
+from metrics.scoring import parse_rule as _parse_rule  # the first slice's rule grammar, parsed by its own loader
 
 STD_METHODS = ("z", "t_score", "minmax", "percentile_rank")
 SCOPES = ("peer_group", "all")
