@@ -1,7 +1,9 @@
 """Load the catalog data files (fields, indicators, schemes, peer groups) with strict key checks."""
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,16 @@ def check_keys(obj: dict, allowed: set[str], required: set[str], where: str) -> 
     missing = required - set(obj)
     if missing:
         raise CatalogError(f"{where}: missing key(s) {sorted(missing)}")
+
+
+def number(v: Any, where: str) -> Decimal:
+    """A number read from a data file as an exact Decimal (floats via repr, so 0.2 stays 0.2); bools refused."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str, Decimal)):
+        raise CatalogError(f"{where}: expected a number, got {v!r}")
+    try:
+        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+    except decimal.InvalidOperation as e:
+        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 @dataclass(frozen=True)

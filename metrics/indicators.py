@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CATALOG_DIR, CatalogError, all_fields_by_code, check_keys, load_yaml
+from metrics.catalog import number as _to_decimal, CATALOG_DIR, CatalogError, all_fields_by_code, check_keys, load_yaml
 
 OK, UNDEFINED, MISSING, DATA_ERROR, NO_BASE = "ok", "undefined", "missing", "data_error", "no_base"
 SMALL_SAMPLE = "small_sample"   # computed from a sample too small to be representative (处方点评 抽样不足)
@@ -110,15 +110,6 @@ _IND_KEYS = {"code", "nat_no", "name_zh", "unit", "direction", "decimals", "note
 _FORMULA_KEYS = {"kind", "numerator", "subtract", "denominator", "scale", "of", "source", "survey"}
 _CALIBRE_KEYS = {"label_zh", "formula"}
 _EXAMPLE_KEYS = {"given", "base", "blocked", "calibre", "expect"}
-
-
-def _to_decimal(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str, Decimal)):
-        raise CatalogError(f"{where}: expected a number, got {v!r}")
-    try:
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except decimal.InvalidOperation as e:
-        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 def _field_list(obj: dict, key: str, where: str, known: Mapping[str, Any]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
+from metrics.catalog import number as _num, CATALOG_DIR, CatalogError, check_keys, load_yaml
 from metrics.indicators import DATA_ERROR, MISSING, NO_BASE, OK, SMALL_SAMPLE, UNDEFINED, Indicator, \
     IndicatorValue, load_indicators
 
@@ -108,15 +108,6 @@ _ITEM = {"indicator", "weight", "rule", "missing", "data_error", "undefined", "s
 _RULE_PARAMS = {"ceiling": {"target", "deduct_per_unit"}, "floor": {"target", "deduct_per_unit"},
                 "band": {"low", "high", "deduct_per_unit"}, "linear": {"zero_at", "full_at"},
                 "percentile": set(), "monitor": set()}
-
-
-def _num(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise CatalogError(f"{where}: expected a number, got {v!r}")
-    try:
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except decimal.InvalidOperation as e:
-        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 def _policy(obj: dict, key: str, default: str, where: str) -> str:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
+from metrics.catalog import number as _num, CATALOG_DIR, CatalogError, check_keys, load_yaml
 from metrics.indicators import DEFAULT_CALIBRE, MISSING, UNDEFINED, Calibre, Formula, Indicator
 
 ALLIANCE_CATALOG = CATALOG_DIR / "alliance_indicators.yaml"
@@ -98,15 +98,6 @@ class AllianceCatalog:
     missing_member: str
     indicators: dict[str, AllianceIndicator]   # by code, in file order
     path: Path
-
-
-def _num(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise CatalogError(f"{where}: expected a number, got {v!r}")
-    try:
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except decimal.InvalidOperation as e:
-        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 def _policy(obj: dict, default: str, key: str) -> str:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CATALOG_DIR, CatalogError, check_keys, load_yaml
+from metrics.catalog import number as _num, CATALOG_DIR, CatalogError, check_keys, load_yaml
 from metrics.scoring import Rule
 from metrics.scoring import parse_rule as _parse_rule  # the first slice's rule grammar, parsed by its own loader
 
@@ -250,14 +250,6 @@ class Method:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-def _num(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str, Decimal)):
-        raise CatalogError(f"{where}: expected a number, got {v!r}")
-    try:
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except decimal.InvalidOperation as e:
-        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 def _int(v: Any, where: str, lo: int = 0) -> int:

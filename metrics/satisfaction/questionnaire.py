@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import CatalogError, check_keys, load_yaml
+from metrics.catalog import number as _num, CatalogError, check_keys, load_yaml
 from metrics.satisfaction import DATA_DIR
 
 QUESTIONNAIRES_FILE = DATA_DIR / "questionnaires.yaml"
@@ -76,16 +76,6 @@ class SatisfactionSettings:
     suppress_below: int
     modes: tuple[str, ...]
     decimals: int
-
-
-def _num(v: Any, where: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise CatalogError(f"{where}: expected a number, got {v!r}")
-    try:
-        # floats via repr so 0.2 stays 0.2
-        return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except decimal.InvalidOperation as e:
-        raise CatalogError(f"{where}: expected a number, got {v!r}") from e
 
 
 def _positive(v: Any, where: str) -> Decimal:
