@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from metrics.catalog import number as _num, CATALOG_DIR, CatalogError, check_keys, load_yaml
+from metrics.scoring import GradeBand as Band  # a score band: the first slice's (grade, min)
+from metrics.scoring import PercentileBand as QuotaBand  # a rank-share band: (grade, upto)
 from metrics.scoring import Rule
 from metrics.scoring import parse_rule as _parse_rule  # the first slice's rule grammar, parsed by its own loader
 
@@ -167,24 +169,12 @@ class VetoItem:
 
 
 @dataclass(frozen=True)
-class Band:
-    grade: str
-    min: Decimal
-
-
-@dataclass(frozen=True)
 class BandCap:
     grade: str
     max_share: Decimal
     rounding: str
     min_count: int
     fallback: str
-
-
-@dataclass(frozen=True)
-class QuotaBand:
-    grade: str
-    upto: Decimal
 
 
 @dataclass(frozen=True)
