@@ -148,29 +148,87 @@ def _forget_results(ctx, label: str, suite_name: str | None = None) -> None:
             store.remove_key(key)
 
 
+def _rule_of(config) -> str | None:
+    return (config.meta or {}).get("rule_id")
+
+
 def _run_suite(ctx, spec: Suite, docs_dir: Path | None, label: str, frame: pd.DataFrame):
-    """One checkpoint run of a template's suite over its frame; returns the suite validation result."""
+    """A template's suite over its frame, stored under the run's label; returns (suite validation result, its
+    result identifier, the Data Docs sites to update).
+
+    A shared-column frame holds every rule's rows (≈ 25 per table row) and each expectation keeps only its rule's
+    rows through its row_condition, which GX evaluates by filtering the whole frame — once per expectation. So the
+    frame is split by rule_id once and each rule's expectations run over their own rows (the row_condition still
+    applies, now to a small frame): the same results at about half the time. The parts' results are joined in the
+    suite's order into one result, stored like a checkpoint's, so Data Docs show one page per template.
+    """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.constants import DATAFRAME_REPLACEMENT_STR
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (ExpectationSuiteIdentifier,
+                                                                            ValidationResultIdentifier)
+    from great_expectations.validator.v1_validator import Validator
+    from great_expectations.validator.validator import calc_validation_statistics
 
     bd = _batch_definition(ctx)
     suite = _suite(ctx, spec)
-    name = suite.name
-    vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"vd_{name}", data=bd, suite=suite))
-    sites = _docs_site(ctx, docs_dir, label)
-    actions = [UpdateDataDocsAction(name="data_docs", site_names=sites)] if sites else []
-    cp = ctx.checkpoints.add_or_update(gx.Checkpoint(name=f"cp_{name}", validation_definitions=[vd],
-                                                     actions=actions, result_format=RESULT_FORMAT))
-    _forget_results(ctx, label, name)
+    configs = suite.expectation_configurations
+    if spec.shared and "rule_id" in frame.columns and all(_rule_of(c) for c in configs):
+        groups: dict[str | None, list[int]] = {}
+        for i, c in enumerate(configs):
+            groups.setdefault(_rule_of(c), []).append(i)
+        where = frame.groupby("rule_id", observed=True, sort=False).indices
+    else:
+        groups, where = {None: list(range(len(configs)))}, {}
+    results: list[Any] = [None] * len(configs)
+    meta: dict[str, Any] = {}
+    batch_id = None
+    for rule_id, idx in groups.items():
+        if rule_id is None:
+            part = frame
+        else:
+            part = frame.take(where[rule_id]) if rule_id in where else frame.iloc[:0]
+        validator = Validator(batch_definition=bd, batch_parameters={"dataframe": part}, result_format=RESULT_FORMAT)
+        sub = gx.ExpectationSuite(name=suite.name, expectations=[configs[i].to_json_dict() for i in idx])
+        res = validator.validate_expectation_suite(sub)
+        for i, r in zip(idx, res.results):
+            results[i] = r
+        meta = meta or dict(res.meta)
+        batch_id = batch_id or res.batch_id
+        del part, validator
+    stats = calc_validation_statistics(results)
     run_id = RunIdentifier(run_name=label, run_time=dt.datetime.now(dt.UTC))
-    res = cp.run(batch_parameters={"dataframe": frame}, run_id=run_id)
-    return next(iter(res.run_results.values()))
+    meta.update(run_id=run_id, validation_time=run_id.run_time, batch_parameters={"dataframe": DATAFRAME_REPLACEMENT_STR},
+                checkpoint_id=None)
+    result = ExpectationSuiteValidationResult(
+        results=results, success=stats.success, suite_name=suite.name, meta=meta, batch_id=batch_id,
+        statistics={"evaluated_expectations": stats.evaluated_expectations,
+                    "successful_expectations": stats.successful_expectations,
+                    "unsuccessful_expectations": stats.unsuccessful_expectations,
+                    "success_percent": stats.success_percent})
+    _forget_results(ctx, label, suite.name)
+    suite_key = ExpectationSuiteIdentifier(name=suite.name)
+    key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=batch_id)
+    ctx.validation_results_store.store_validation_results(
+        suite_validation_result=result, suite_validation_result_identifier=key,
+        expectation_suite_identifier=suite_key)
+    return result, key
+
+
+def _build_docs(ctx, docs_dir: Path | None, label: str, keys: list[Any]) -> None:
+    """Render this run's result pages and the site index (once per validation run, not per template)."""
+    sites = _docs_site(ctx, docs_dir, label)
+    if sites and keys:
+        ctx.build_data_docs(site_names=sites, resource_identifiers=keys)
 
 
 def _run_gx(gx_dir: Path, docs_dir: Path | None, label: str, frame: pd.DataFrame, spec: Suite | None = None):
-    """One checkpoint run of a suite (default: the operations suite) over the frame."""
-    return _run_suite(_context(Path(gx_dir)), spec or load_suite(), docs_dir, label, frame)
+    """One run of a suite (default: the operations suite) over the frame, its Data Docs page built."""
+    ctx = _context(Path(gx_dir))
+    result, key = _run_suite(ctx, spec or load_suite(), docs_dir, label, frame)
+    _build_docs(ctx, docs_dir, label, [key])
+    return result
 
 
 def _scope_params(period: str | None, submission_ids: list[str] | None, reject_codes: list[str],
@@ -421,6 +479,7 @@ def validate(con: duckdb.DuckDBPyConnection, gx_dir: Path, docs_dir: Path | None
         found: dict[str, Finding] = {}
         n_rows = n_exp = 0
         success = True
+        keys: list[Any] = []
         for spec in suites:
             if spec.name not in scopes:
                 continue
@@ -428,7 +487,8 @@ def validate(con: duckdb.DuckDBPyConnection, gx_dir: Path, docs_dir: Path | None
             try:
                 frame = build_frame(con, period, submission_ids, spec)
                 _release(con, rules)
-                result = _run_suite(ctx, spec, docs_dir, label, frame)
+                result, key = _run_suite(ctx, spec, docs_dir, label, frame)
+                keys.append(key)
                 mapper = _Mapper(rules, spec.layout(), scopes[spec.name])
                 hits = [(r.expectation_config.meta, hit) for r in result.results if not r.success
                         for hit in r.result.get("unexpected_index_list") or []]
@@ -441,6 +501,7 @@ def validate(con: duckdb.DuckDBPyConnection, gx_dir: Path, docs_dir: Path | None
                 del frame
             finally:
                 _release(con, rules)
+        _build_docs(ctx, docs_dir, label, keys)
         # a mistake another stage already reported at the same cell is not reported twice
         seen = {tuple(x) for x in run_sql(con, "val_existing_findings")}
         findings = [f for f in found.values() if (f.submission_id, f.code, f.sheet, f.cell) not in seen]
