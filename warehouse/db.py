@@ -21,6 +21,41 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+class WarehouseBusy(RuntimeError):
+    """The warehouse file is locked by another process (a monthly run holds the write lock)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"数据仓库 {path} 正被另一进程（通常是正在运行的月度任务）占用写锁，暂时无法读取。"
+                         f"请待该任务结束后重试（可用 `ps` 查看 jixiao run 是否仍在运行）。")
+        self.path = path
+
+
+class WarehouseMissing(RuntimeError):
+    """No warehouse file yet (nothing was ever run)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"尚无数据仓库 {path}：请先运行 `jixiao run --period YYYY-MM --inbox 目录`（或 `make demo`）。")
+        self.path = path
+
+
+def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open an existing warehouse read-only (check, explain, diff): never migrates, never creates the file.
+
+    Raises WarehouseMissing when there is no file and WarehouseBusy when another process holds the write lock, so a
+    command can say so plainly instead of printing DuckDB's lock trace.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WarehouseMissing(path)
+    try:
+        return duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False,
+                                                                 "autoload_known_extensions": False})
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseBusy(path) from e
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply schema/NNN_*.sql files not yet recorded in schema_migrations; return those applied."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY)")
