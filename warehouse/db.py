@@ -1,6 +1,7 @@
 """Connect to the DuckDB warehouse, apply numbered migrations, run named .sql files."""
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,8 +16,13 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse file and bring its schema up to date."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
-                                             "autoload_known_extensions": False})
+    try:
+        con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
+                                                 "autoload_known_extensions": False})
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseBusy(path) from e
+        raise
     migrate(con)
     return con
 
@@ -95,6 +101,16 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[tu
         return cur.fetchall()
     except duckdb.InvalidInputException:  # statement returned no result set
         return []
+
+
+def run_sql_script(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> None:
+    """Execute a named .sql file of several statements (each ending with ';' at a line end), passing each
+    statement the $named parameters it uses (DuckDB binds parameters of a single statement only)."""
+    text = "\n".join(line for line in sql_text(name).splitlines() if not line.lstrip().startswith("--"))
+    for stmt in (s.strip() for s in re.split(r";\s*\n", text + "\n")):
+        if stmt:
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", stmt)}
+            con.execute(stmt, used or None)
 
 
 def query_df(con: duckdb.DuckDBPyConnection, name: str, **params: Any):

@@ -11,7 +11,7 @@
 --                                 month. false: a flow sums the months it has; a stock takes its latest value.
 --
 -- Where the figures come from, per facility:
---   1. accepted (current) submissions, month by month; if several accepted returns carry the same field for a
+--   1. accepted (current) submissions, month by month, a value the bureau corrected read as corrected; if several accepted returns carry the same field for a
 --      facility and month, the latest received wins;
 --   2. baseline_values stored per month fill months that have NO accepted return (returns win over baseline);
 --   3. baseline_values stored for the whole period code are used only when the facility has neither a return
@@ -37,9 +37,17 @@ current_submissions AS (
       AND facility_id IS NOT NULL
       AND period IN (SELECT month FROM months)
 ),
+corrected AS (
+    -- the bureau's latest correction of a submitted value (value_corrections; the submitted value stays)
+    SELECT submission_id, field, new_value
+    FROM value_corrections
+    QUALIFY row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1
+),
 item_values AS (
-    -- typed items and items derived from the same return's detail rows (derived_values)
-    SELECT submission_id, field, value FROM return_values
+    -- typed items (as corrected by the bureau, if so) and items derived from the same return's detail rows
+    SELECT rv.submission_id, rv.field, coalesce(c.new_value, rv.value) AS value
+    FROM return_values AS rv
+    LEFT JOIN corrected AS c USING (submission_id, field)
     UNION ALL
     SELECT submission_id, field, value FROM derived_values
 ),
