@@ -23,6 +23,11 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(scheme_app, name="scheme")
 
+from flows.cli_review import diff_cmd, review_app, with_warehouse  # noqa: E402  (after the app exists)
+
+app.add_typer(review_app, name="review")
+app.command("diff")(diff_cmd)
+
 console = Console(highlight=False, soft_wrap=True)  # never hard-wrap paths in logs
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 
@@ -142,11 +147,7 @@ def explain(facility: str = typer.Option(..., help="机构编码"),
     if not PERIOD_RE.match(period):
         typer.echo(f"统计期格式错误：{period}（应为 YYYY-MM、YYYY-Qn 或 YYYY）")
         raise typer.Exit(2)
-    con = _connect(_settings())
-    try:
-        lines = explain_chain(con, facility, period, scheme, indicator)
-    finally:
-        con.close()
+    lines = with_warehouse(lambda con: explain_chain(con, facility, period, scheme, indicator), read_only=True)
     for line in lines:
         typer.echo(line)
     if lines and lines[0].startswith("无评分结果"):

@@ -104,5 +104,5 @@ def test_explain_prints_the_stored_peer_statistics(con, tmp_path):
     assert (n, mean, sd) == (6, Decimal("-2.65"), Decimal("2.597274"))
     assert any(ln.startswith("  ← YP01 ") and "：得分 0.6353（scored，权重 7" in ln for ln in lines), r.output
     # value ← numerator/denominator ← fields ← submission ← cell
-    assert any(ln.strip().startswith("← drug_revenue = 340") and "H3-2026-09.xlsx（sha256 H3-2026-09，接收 "
-               "2026-10-05 09:00:00）← 运营与药品!E6" in ln for ln in lines), r.output
+    assert "          ← drug_revenue 药品收入合计 = 340（2026-09）← H3-2026-09.xlsx（版本 1，sha256 H3-2026-09，接收 " \
+           "2026-10-05 09:00:00）← 运营与药品!E6" in lines, r.output

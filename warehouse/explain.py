@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from metrics.catalog import all_fields_by_code
 from metrics.grading.scheme import load_assessment
 from metrics.indicators import load_indicators
 from metrics.periods import parse_period
@@ -20,6 +21,13 @@ Con = duckdb.DuckDBPyConnection
 
 def _f(d: Any) -> str:
     return "—" if d is None else f"{d:f}" if isinstance(d, Decimal) else str(d)
+
+
+def _v(x: Any) -> str:
+    """A submitted value as typed: 340 not 340.0; Decimals and text unchanged."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return _f(x)
 
 
 def _stat(d: Decimal | None, decimals: int) -> str:
@@ -46,6 +54,32 @@ def _dicts(cur: Any) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+def _has_table(con: Con, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
+
+
+def _sources(con: Con, facility: str, months: list[str], fields: list[str]) -> list[dict[str, Any]]:
+    """The submitted cells behind an indicator's fields: current returns of the period's months, with each return's
+    version number and the bureau's latest correction of the value, if any (read-only: works on any schema)."""
+    corr = ("SELECT submission_id, field, new_value, actor, acted_at, reason FROM value_corrections QUALIFY "
+            "row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1"
+            if _has_table(con, "value_corrections") else
+            "SELECT NULL::VARCHAR AS submission_id, NULL::VARCHAR AS field, NULL::DOUBLE AS new_value, "
+            "NULL::VARCHAR AS actor, NULL::TIMESTAMP AS acted_at, NULL::VARCHAR AS reason WHERE FALSE")
+    return _dicts(con.execute(
+        f"WITH corr AS ({corr}), ver AS (SELECT submission_id, row_number() OVER (PARTITION BY facility_id, period, "
+        "template_id ORDER BY received_at, submission_id) AS version FROM submissions WHERE facility_id = ? AND "
+        "status <> 'rejected') "
+        "SELECT v.field, v.value, v.raw_text, coalesce(c.new_value, v.value) AS used, v.sheet, v.cell, "
+        "s.original_name, s.sha256, s.received_at, s.period, ver.version, c.actor AS corrected_by, "
+        "c.acted_at AS corrected_at, c.reason AS correction_reason "
+        "FROM return_values v JOIN submissions s USING (submission_id) JOIN ver USING (submission_id) "
+        "LEFT JOIN corr c ON c.submission_id = v.submission_id AND c.field = v.field "
+        "WHERE s.facility_id = ? AND list_contains(?, s.period) AND s.status = 'accepted' "
+        "AND list_contains(?, v.field) ORDER BY s.period, list_position(?, v.field)",
+        [facility, facility, months, fields, fields]))
+
+
 def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
             indicator: str | None = None) -> list[str]:
     """The lines `jixiao explain` prints; an empty chain says so in its first line."""
@@ -68,6 +102,7 @@ def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
         "SELECT * FROM grading_stats WHERE period = ? AND scheme_version = ? AND kind = 'indicator'",
         [p.code, scheme_version]))}
     catalog = load_indicators()
+    labels = {f.code: f.label_zh for f in all_fields_by_code().values()}
     calibres = getattr(scheme, "calibres", {}) or {}
     for s in scores:
         code = s["indicator"]
@@ -89,12 +124,11 @@ def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
         fields = ind.calibre(calibres.get(code)).formula.fields()
         if not fields:
             continue
-        for r in con.execute(
-                "SELECT v.field, v.value, v.raw_text, v.sheet, v.cell, s.original_name, s.sha256, s.received_at, "
-                "s.period FROM return_values v JOIN submissions s USING (submission_id) WHERE s.facility_id = ? "
-                "AND list_contains(?, s.period) AND s.status = 'accepted' AND list_contains(?, v.field) "
-                "ORDER BY s.period, list_position(?, v.field)",
-                [facility, list(p.months), list(fields), list(fields)]).fetchall():
-            lines.append(f"          ← {r[0]} = {_f(r[1])}（{r[8]}）← {r[5]}（sha256 {r[6]}，接收 {r[7]}）"
-                         f"← {r[3]}!{r[4]}")
+        for r in _sources(con, facility, list(p.months), list(fields)):
+            label = labels.get(r["field"], "")
+            lines.append(f"          ← {r['field']} {label} = {_v(r['used'])}（{r['period']}）← {r['original_name']}"
+                         f"（版本 {r['version']}，sha256 {r['sha256']}，接收 {r['received_at']}）← {r['sheet']}!{r['cell']}")
+            if r["corrected_at"] is not None:
+                lines.append(f"              （原填 {_v(r['value']) if r['value'] is not None else r['raw_text'] or '空'}，"
+                             f"{r['corrected_by']} 于 {r['corrected_at']} 更正：{r['correction_reason']}）")
     return lines
