@@ -168,8 +168,31 @@ def _code_rows(found: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
-def write_audit_workbook(con: duckdb.DuckDBPyConnection, period: str, path: Path | str) -> Path:
-    """Write 审核报告_<period>.xlsx (path: the file, or the folder to put it in) and return its path."""
+Sheet = tuple[str, list[tuple[str, int]], list[list[Any]]]   # (title, columns with widths, rows)
+
+
+def trail_sheets(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str | None) -> list[Sheet]:
+    """The auditor's trail: review states, rules with pass rates, review actions, 修订记录 and 评分溯源."""
+    from templates_xlsx import audit_trail as t
+
+    sheets: list[Sheet] = [("审核状态", t.REVIEW_COLUMNS, t.review_rows(con, period)),
+                           ("规则通过率", t.RULE_COLUMNS, t.rule_rows(con, period)),
+                           ("审核操作记录", t.ACTION_COLUMNS, t.action_rows(con, period)),
+                           ("修订记录", t.REVISION_COLUMNS, t.revision_rows(con, period))]
+    if scheme_version:
+        sheets.append(("评分溯源", t.TRACE_COLUMNS, t.trace_rows(con, period, scheme_version)))
+    return sheets
+
+
+def write_audit_workbook(con: duckdb.DuckDBPyConnection, period: str, path: Path | str,
+                         scheme_version: str | None = None, extra_sheets: list[Sheet] | tuple = (),
+                         trail: bool = True) -> Path:
+    """Write 审核报告_<period>.xlsx (path: the file, or the folder to put it in) and return its path.
+
+    Sheets: 机构状态, 问题明细, 说明, then (trail=True) the auditor's trail — 审核状态, 规则通过率, 审核操作记录,
+    修订记录, 评分溯源 (when a scheme version is given) — and any extra sheets (completeness and timeliness,
+    outliers ranked by impact) as the caller built them.
+    """
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         path = path / f"审核报告_{period}.xlsx"
@@ -201,5 +224,11 @@ def write_audit_workbook(con: duckdb.DuckDBPyConnection, period: str, path: Path
     about.column_dimensions["C"].width = 8
     about.column_dimensions["D"].width = 70
     about.freeze_panes = "A2"
+    for title, columns, rows in (trail_sheets(con, period, scheme_version) if trail else []) + list(extra_sheets):
+        ws = _sheet(wb, title, columns, rows)
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                if isinstance(c.value, dt.datetime):
+                    c.number_format = "yyyy-mm-dd hh:mm"
     save_deterministic(wb, path)
     return path

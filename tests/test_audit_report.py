@@ -78,7 +78,7 @@ def test_file_name_sheets_and_layout(workbook):
     assert path.name == f"审核报告_{PERIOD}.xlsx"
     assert path.read_bytes() == again.read_bytes()  # deterministic bytes for equal content
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["机构状态", "问题明细", "说明"]
+    assert wb.sheetnames == ["机构状态", "问题明细", "说明", "审核状态", "规则通过率", "审核操作记录", "修订记录"]
     for name in ("机构状态", "问题明细"):
         ws = wb[name]
         assert ws.freeze_panes == "A2"

@@ -156,3 +156,32 @@ def test_diff_between_versions(con):
     assert lines[5].endswith("」：1000 → 1200")
     assert lines[7].endswith("：头孢呋辛 → 头孢曲松")
     assert diff_lines(con, "F009", PERIOD) == ["无报送记录：机构 F009，统计期 2026-09"]
+
+
+def test_auditor_trail_sheets(con, tmp_path):
+    import openpyxl
+
+    from templates_xlsx.audit_report import write_audit_workbook
+
+    _sub(con, "v1", values={"oe_visits": 1000.0, "drug_revenue": 12.5}, received=T0, status="superseded")
+    _sub(con, "v2", values={"oe_visits": 1200.0, "drug_revenue": 12.5}, received=T0 + dt.timedelta(days=2))
+    fid = _finding(con, "v2", "negative-value", "oe_visits", "C8")
+    con.execute("UPDATE findings SET rule_id = 'non_negative' WHERE finding_id = ?", [fid])
+    review.waive(con, fid, "李科长", "退费冲减", now=T0 + dt.timedelta(days=3))
+    review.set_state(con, "v2", "approved", "李科长", now=T0 + dt.timedelta(days=3, hours=1))
+    review.correct(con, "F001", PERIOD, "drug_revenue", 13.0, "王处长", "来函更正", now=T0 + dt.timedelta(days=4))
+    wb = openpyxl.load_workbook(write_audit_workbook(con, PERIOD, tmp_path / "a.xlsx"))
+    vals = lambda name: [list(r) for r in wb[name].iter_rows(min_row=2, values_only=True)]  # noqa: E731
+    assert vals("审核状态") == [["F001", "JX-YB01", "v2", "v2.xlsx", T0 + dt.timedelta(days=2), "通过", 0, 0, "李科长",
+                              T0 + dt.timedelta(days=3, hours=1), None]]
+    rules = {r[1]: r for r in vals("规则通过率")}
+    assert rules["non_negative"][5:9] == [1, 1, 1, 0]          # 1 return checked, 1 failing, 1 finding, 0 % pass
+    assert rules["required"][5:9] == [1, 0, 0, 1]
+    actions = vals("审核操作记录")
+    assert [(a[1], a[2], a[5], a[6], a[7], a[8], a[9]) for a in actions] == [
+        ("豁免", "李科长", "运营与药品!C8", "negative-value", None, "已豁免", "退费冲减"),
+        ("审核", "李科长", None, "JX-YB01", None, "通过", None),
+        ("更正", "王处长", "运营与药品!C20", "drug_revenue", 12.5, 13, "来函更正"),
+    ]
+    assert [r[:8] for r in vals("修订记录")] == [["F001", "JX-YB01", "1→2", "运营与药品!C8", "oe_visits",
+                                                  "「门急诊人次」", "1000", "1200"]]
