@@ -228,6 +228,43 @@ def demo(facilities: int = typer.Option(60, help="演示地区机构数"),
     _print_summary(result)
 
 
+@app.command("check")
+def check(file: Path = typer.Argument(..., help="待检查的报表文件（.xlsx/.xlsm/.xls/.ods）"),
+          period: str = typer.Option(None, help="报送的统计期 YYYY-MM（不填则按表内统计期）"),
+          out: Path = typer.Option(None, help="标注后工作簿的输出目录（默认 JIXIAO_OUT/check）")) -> None:
+    """报送前自查一份报表：与月度流程相同的校验，生成标注问题的工作簿；不写入数据仓库。退出码 0 无错误，1 有错误，2 无法检查。"""
+    from flows.check import check_file
+    from templates_xlsx.feedback import severity_text
+    from warehouse.db import WarehouseBusy
+
+    # plain echo, not rich: messages quote submitted text that rich would read as markup
+    if not file.is_file():
+        typer.echo(f"文件不存在：{file}")
+        raise typer.Exit(2)
+    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        typer.echo(f"统计期格式错误：{period}（应为 YYYY-MM）")
+        raise typer.Exit(2)
+    s = Settings.from_env()
+    try:
+        r = check_file(file, out or s.out_dir / "check", s, period)
+    except WarehouseBusy as e:
+        typer.echo(str(e))
+        raise typer.Exit(2)
+    code = r.facility_id or ("未识别" if r.registry_checked else "未核对")
+    head = f"机构编码 {code}，统计期 {r.period or '未知'}，模板 {r.template_id or '未识别'}"
+    typer.echo(f"检查文件：{file.name}（{head}）")
+    for note in r.notes:
+        typer.echo(f"说明：{note}")
+    typer.echo(f"问题 {len(r.findings)} 条：错误 {r.count('error')}，警告 {r.count('warning')}，提示 {r.count('info')}")
+    for f in r.findings:
+        loc = f"{f['sheet']}!{f['cell']}" if f["sheet"] and f["cell"] else (f["sheet"] or "文件")
+        typer.echo(f"  [{severity_text(f)}] {f['code']} {loc} {f['message_zh']}")
+    if r.workbook is not None:
+        typer.echo(f"标注后的工作簿：{r.workbook}")
+    if r.n_errors:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
