@@ -60,8 +60,9 @@ def load_task(settings: Settings, parsed) -> int:
 
 
 @task(name="validate", **_task)
-def validate_task(settings: Settings, period: str, submission_ids: list[str]) -> tuple[int, int]:
-    n, superseded = pipeline.validate(settings, period, submission_ids)
+def validate_task(settings: Settings, period: str, submission_ids: list[str],
+                  run_id: str | None = None) -> tuple[int, int]:
+    n, superseded = pipeline.validate(settings, period, submission_ids, run_id)
     progress.reporter.done("数据校验", f"{len(submission_ids)} 份报表，校验问题 {n} 条，被替代 {superseded} 份")
     return n, superseded
 
@@ -127,7 +128,7 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
                 run.values_loaded += load_task(settings, quote(parsed))
         progress.reporter.done("解析入库", f"解析 {len(new)} 份，入库数值 {run.values_loaded} 个")
         with timed("validate"):
-            _, run.superseded = validate_task(settings, period, quote(pipeline.registered_ids(regs)))
+            _, run.superseded = validate_task(settings, period, quote(pipeline.registered_ids(regs)), run.run_id)
         periods = pipeline.assessed_periods(period)
         with timed("compute"):
             compute_task(settings, periods, scheme, quote(run.timings))  # quote: the run's own dict, not a copy

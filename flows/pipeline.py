@@ -122,9 +122,15 @@ def validated_templates() -> list[str]:
                   for p in LAYOUT_DIR.glob("*.yaml") if (SUITES_DIR / f"{p.stem}.json").exists())
 
 
-def validate(settings: Settings, period: str, submission_ids: list[str]) -> tuple[int, int]:
-    """One GX validation over the run's whole batch, then supersession; returns (findings, superseded)."""
+def validate(settings: Settings, period: str, submission_ids: list[str],
+             run_id: str | None = None) -> tuple[int, int]:
+    """One GX validation over the run's whole batch, then supersession; returns (findings, superseded).
+
+    With a run id, the findings of the run's months as they stand afterwards are kept in the validation history.
+    """
     from expectations.validate import validate as gx_validate
+    from metrics.periods import parse_period
+    from warehouse.review import record_validation
 
     con = _cursor(settings)
     try:
@@ -132,6 +138,9 @@ def validate(settings: Settings, period: str, submission_ids: list[str]) -> tupl
         res = gx_validate(con, settings.gx_dir, docs, period=None, submission_ids=submission_ids)
         run_sql(con, "load_accept_unvalidated", validated_templates=validated_templates())
         superseded = load.supersede(con)
+        if run_id:
+            for month in parse_period(period).months:
+                record_validation(con, run_id, month)
     finally:
         con.close()
     return len(res.findings), superseded
@@ -329,7 +338,8 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                           alliance=alliance)
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
         # the auditor's workbook is per month: a quarter or year run writes one for each of its months
-        audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx")
+        audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx",
+                                       scheme_version=scheme_version if m == period else None)
                   for m in ([period] if p.kind == "month" else p.months)]
         sev = dict(con.execute(
             "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "

@@ -19,7 +19,7 @@ from flows.settings import Settings
 from templates_xlsx.determinism import normalize_zip
 
 PERIOD = "2026-10"
-SKIP_TABLES = {"runs"}
+SKIP_TABLES = {"runs", "validation_runs", "findings_history"}  # appended to by every run, by design
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "foreign-xlsx"
 # fixture → name it arrives under (a misleading extension and a traversal-looking name included)
 FOREIGN = {"poi__poc-xmlbomb.xlsx": "炸弹.xlsx", "poi__SimpleStrict.xlsx": "..%2F..%2Fetc%2Fpasswd.xlsx",
@@ -385,3 +385,25 @@ def test_alliance_league_and_sheets(first_run):
     values = [r for r in sheet.iter_rows(values_only=True)]
     assert any(r[0] == "二、成员单位（统计期内）" for r in values)
     assert any(r[3] == "县域" for r in values if r[0] and str(r[0]).startswith("YG"))
+
+
+def test_validation_history_and_auditor_trail(first_run):
+    """Every run keeps its findings in the history; the auditor workbook carries the trail sheets, and 评分溯源
+    reaches a submitted cell for every scored facility."""
+    settings, _, result, _ = first_run
+    from warehouse.db import connect_read_only
+
+    con = connect_read_only(settings.warehouse_path)
+    try:
+        runs = con.execute("SELECT count(DISTINCT run_id) FROM validation_runs WHERE period = ?", [PERIOD]).fetchone()
+        n_now = con.execute("SELECT count(*) FROM findings WHERE period = ?", [PERIOD]).fetchone()[0]
+        n_first = con.execute("SELECT n_findings FROM validation_runs WHERE run_id = ?",
+                              [result["run_id"]]).fetchone()[0]
+    finally:
+        con.close()
+    assert runs[0] >= 1 and n_first > 0 and n_now >= 1
+    wb = openpyxl.load_workbook(settings.out_dir / PERIOD / f"审核报告_{PERIOD}.xlsx", read_only=True)
+    assert {"审核状态", "规则通过率", "审核操作记录", "修订记录", "评分溯源"} <= set(wb.sheetnames)
+    trace = list(wb["评分溯源"].iter_rows(min_row=2, values_only=True))
+    assert trace and all(r[19] is None or "!" in r[19] for r in trace)
+    assert len({r[0] for r in trace if r[19]}) == result["scored"]
