@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 
+from expectations import compare as cmp
 from expectations.findings import SEVERITIES, registry
 from metrics.catalog import CATALOG_DIR, CatalogError, FieldDef, check_keys, load_fields, load_yaml
 
@@ -50,7 +51,12 @@ ANSWER_KINDS = ("incomplete_row", "straight_lining")
 # one value per return computed from a table, anchored on a fixed field's cell
 RETURN_KINDS = ("sample_adequacy",)
 PRODUCT_KINDS = ("route_known", "in_scope", "ddd_covered")
-KINDS = FIELD_KINDS + CROSS_KINDS + PAIR_KINDS + tuple(SUBMISSION_KINDS) + ROW_KINDS + RETURN_KINDS
+# a left side, an operator and a right side over the return's fixed fields (expectations/compare.py)
+COMPARE_KINDS = ("compare",)
+# rules whose fields follow a catalog declaration (every field with `blank: refused`; none is fine)
+CATALOG_KINDS = ("blank_refused",)
+KINDS = (FIELD_KINDS + CROSS_KINDS + PAIR_KINDS + tuple(SUBMISSION_KINDS) + ROW_KINDS + RETURN_KINDS + COMPARE_KINDS
+         + CATALOG_KINDS)
 TABLE_KINDS = FIELD_KINDS + ("part_le_total",) + ROW_KINDS + RETURN_KINDS   # kinds that may name a table
 GX_SEVERITY = {"error": "critical", "warning": "warning", "info": "info"}
 PRODUCT_ROLES = ("name", "atc", "form", "strength", "pack_unit")   # product columns of a consumption table
@@ -60,7 +66,7 @@ _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _CELL = re.compile(r"^[A-Z]{1,3}[1-9][0-9]{0,6}$")
 _RULE_KEYS = {"id", "kind", "fields", "select", "left", "right", "tolerance", "scale", "min", "max", "code",
               "severity", "code_below", "severity_below", "message", "note", "table", "values", "anchor",
-              "product", "max_share", "min_items", "exclude"}
+              "product", "max_share", "min_items", "exclude", "op", "missing", "fix"}
 _KIND_KEYS = {
     "required": {"fields", "select", "table"},
     "non_negative": {"fields", "select", "table"},
@@ -86,6 +92,8 @@ _KIND_KEYS = {
     "text_in_set": {"table", "fields", "values"},
     "incomplete_row": {"table", "fields", "select", "anchor", "max_share"},
     "straight_lining": {"table", "fields", "select", "anchor", "min_items", "exclude"},
+    "compare": {"left", "op", "right", "tolerance", "missing", "fix"},
+    "blank_refused": set(),
 }
 _NEEDS_TABLE = set(ROW_KINDS) | set(RETURN_KINDS)
 _COMMON_KEYS = {"id", "kind", "code", "severity", "message", "note"}
@@ -124,6 +132,11 @@ class Rule:
     max_share: float | None = None                # incomplete_row: largest share of unanswered items allowed
     min_items: int | None = None                  # straight_lining: equal answers on this many items of a scale
     exclude: bool = False                         # straight_lining: whether flagged questionnaires are excluded
+    op: str | None = None                         # compare: = != < <= > >= compulsory_pair exclusive_pair
+    lhs: tuple | None = None                      # compare: the sides as expression trees (expectations/compare.py)
+    rhs: tuple | None = None
+    missing: str | None = None                    # compare: skip_if_any | skip_if_all | never
+    fix: str | None = None                        # compare: str.format template replacing the code's fix_zh
 
     @property
     def column(self) -> str:
@@ -558,6 +571,40 @@ def _parse_table_rule(r: dict, w: str, common: dict[str, Any], tol: tuple[float,
     return Rule(**common, left=left, fields=columns(), **extra)
 
 
+def _parse_compare(r: dict, w: str, common: dict[str, Any], catalog: dict[str, FieldDef],
+                   tol: tuple[float, float]) -> Rule:
+    """compare: left op right, each side an expression over the catalog's fields (expectations/compare.py)."""
+    op = r.get("op")
+    op = cmp.ALIASES.get(op, op) if isinstance(op, str) else op
+    if op not in cmp.OPERATORS:
+        raise CatalogError(f"{w}.op: must be one of {list(cmp.OPERATORS)}, got {r.get('op')!r}")
+    known = lambda c: c in catalog and bool(_IDENT.match(c))   # noqa: E731
+    for key in ("left", "right"):
+        if key not in r:
+            raise CatalogError(f"{w}: compare needs {key}")
+    lhs = cmp.parse_expression(r["left"], known, f"{w}.left")
+    rhs = cmp.parse_expression(r["right"], known, f"{w}.right")
+    lf, rf = cmp.fields_of(lhs), cmp.fields_of(rhs)
+    if not lf:
+        raise CatalogError(f"{w}.left: must name a field (the finding sits on the first field's cell)")
+    fix = r.get("fix")
+    if fix is not None and not isinstance(fix, str):
+        raise CatalogError(f"{w}.fix: must be text")
+    if op in cmp.PAIRS:
+        for key in ("tolerance", "missing"):
+            if key in r:
+                raise CatalogError(f"{w}.{key}: not used by {op} (it judges blank cells itself)")
+        if not rf:
+            raise CatalogError(f"{w}.right: {op} needs a field on each side")
+        missing = None
+    else:
+        missing = r.get("missing", cmp.DEFAULT_MISSING)
+        if missing not in cmp.MISSING:
+            raise CatalogError(f"{w}.missing: must be one of {list(cmp.MISSING)}, got {missing!r}")
+    return Rule(**common, op=op, lhs=lhs, rhs=rhs, missing=missing, fix=fix, left=lf[0],
+                fields=tuple(dict.fromkeys(lf + rf)), tol_abs=tol[0], tol_rel=tol[1])
+
+
 def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layout: Layout | None = None,
                 settings: Path | None = None) -> Rule:
     w = _where(path, i)
@@ -620,6 +667,13 @@ def _parse_rule(r: dict, i: int, path: Path, catalog: dict[str, FieldDef], layou
 
     if kind in SUBMISSION_KINDS:
         return Rule(**common)
+
+    if kind in CATALOG_KINDS:
+        # blank_refused: every field of the catalog declaring `blank: refused` (none declaring it is fine)
+        return Rule(**common, fields=tuple(c for c, f in catalog.items() if f.blank == "refused"))
+
+    if kind in COMPARE_KINDS:
+        return _parse_compare(r, w, common, catalog, (tol_abs, tol_rel))
 
     left = _field(r.get("left"), catalog, f"{w}.left")
     if kind == "both_or_neither":
@@ -814,6 +868,100 @@ def _pair_select(rule: Rule, col: str) -> str:
             f"          FROM val_values AS a JOIN val_values AS b ON b.submission_id = a.submission_id"
             f" AND b.field = {_lit(b)}\n"
             f"          WHERE a.field = {_lit(a)})")
+
+
+def _blank_refused_select(rule: Rule, col: str) -> str:
+    """blank_refused: 1 when a field declaring `blank: refused` holds a number (or an unreadable cell the parser
+    reported), 0 when it was left blank."""
+    head = f"SELECT submission_id, sheet, cell, field, {_lit(rule.id)} AS rule_id"
+    where = f"field IN ({', '.join(_lit(f) for f in rule.fields)})" if rule.fields else "false"
+    return (f"{head}, CAST(CASE WHEN status IN ('ok', 'error') THEN 1 ELSE 0 END AS DOUBLE) AS {col}\n"
+            f"    FROM val_values WHERE {where}")
+
+
+def compare_fields(rules: tuple[Rule, ...]) -> list[str]:
+    """The fields the compare rules read (the columns of the `cmp` pivot)."""
+    return list(dict.fromkeys(f for r in rules if r.kind in COMPARE_KINDS for f in r.fields))
+
+
+def _compare_cte(fields: list[str]) -> str:
+    """cmp: one row per return, each compare field's value, cell, typed flag (k_) and unreadable flag (e_)."""
+    aggs = []
+    for f in fields:
+        cond = f"FILTER (WHERE field = {_lit(f)})"
+        aggs += [f"max(v) {cond} AS v_{_id(f)}", f"max(sheet) {cond} AS s_{f}", f"max(cell) {cond} AS c_{f}",
+                 f"bool_or(status = 'ok') {cond} AS k_{f}", f"bool_or(status = 'error') {cond} AS e_{f}"]
+    return ("cmp AS (\n    SELECT submission_id,\n           " + ",\n           ".join(aggs)
+            + f"\n    FROM val_values WHERE field IN ({', '.join(_lit(f) for f in fields)})"
+            + "\n    GROUP BY submission_id\n)")
+
+
+def compare_violation(rule: Rule, left: str, right: str) -> str:
+    """SQL of how far a comparison breaks its rule: > 0 fails, ≤ 0 passes (GX: max_value 0).
+
+    allowed = abs + rel × |right|; ≤ ≥ = pass exactly at the allowed gap, < > ≠ fail there (strict); a gap within
+    EPSILON × the operands' magnitude is float noise.
+    """
+    allowed = f"({_num(rule.tol_abs)} + {_num(rule.tol_rel)} * abs({right}))"
+    eps = f"{_num(cmp.EPSILON)} * greatest(1, abs({left}), abs({right}))"
+    return {
+        "=": f"abs({left} - {right}) - {allowed} - {eps}",
+        "<=": f"{left} - {right} - {allowed} - {eps}",
+        ">=": f"{right} - {left} - {allowed} - {eps}",
+        "<": f"{left} - {right} - {allowed} + {eps}",
+        ">": f"{right} - {left} - {allowed} + {eps}",
+        "!=": f"{allowed} - abs({left} - {right}) + {eps}",
+    }[rule.op]
+
+
+def _compare_selects(rule: Rule, col: str) -> list[str]:
+    """compare: one row per return on the left field's cell (value_num = left side, other_num = right side).
+
+    An error rule adds one companion row per other field it reads, on that field's cell (value_text = its value),
+    so the error blocks every field of both sides (agg_blocked_fields blocks the field a finding names).
+    Skipped for a return: any operand cell unreadable (already reported); a side dividing by zero (undefined);
+    blanks as the rule's `missing` says. Pairs count a side filled when one of its cells holds a typed value.
+    """
+    fields = [_id(f) for f in rule.fields]
+    conds = [f"e_{f} IS NOT TRUE" for f in fields]
+    zeros = "CAST(NULL AS VARCHAR)"
+    if rule.op in cmp.PAIRS:
+        raw = lambda f: f"v_{_id(f)}"   # noqa: E731
+        left, right = cmp.to_sql(rule.lhs, raw), cmp.to_sql(rule.rhs, raw)
+        has_l = "(" + " OR ".join(f"k_{_id(f)} IS TRUE" for f in cmp.fields_of(rule.lhs)) + ")"
+        has_r = "(" + " OR ".join(f"k_{_id(f)} IS TRUE" for f in cmp.fields_of(rule.rhs)) + ")"
+        if rule.op == "compulsory_pair":
+            viol = f"CASE WHEN {has_l} <> {has_r} THEN 1 ELSE 0 END"
+            side = f"CASE WHEN {has_l} THEN 'right' ELSE 'left' END"   # the blank side
+        else:
+            viol = f"CASE WHEN {has_l} AND {has_r} THEN 1 ELSE 0 END"
+            side = "CAST(NULL AS VARCHAR)"
+        inner = f"{left} AS cmp_l, {right} AS cmp_r, {side} AS cmp_t"
+    else:
+        present = [f"v_{f} IS NOT NULL" for f in fields]
+        if rule.missing == "skip_if_any":
+            conds += present
+            operand = lambda f: f"v_{_id(f)}"   # noqa: E731
+        else:
+            if rule.missing == "skip_if_all":
+                conds.append("(" + " OR ".join(present) + ")")
+            operand = lambda f: f"coalesce(v_{_id(f)}, 0)"   # noqa: E731
+            # the blank operands counted as 0, named in the finding
+            zeros = ("NULLIF(concat_ws(',', " + ", ".join(f"CASE WHEN v_{f} IS NULL THEN {_lit(f)} END"
+                                                          for f in fields) + "), '')")
+        left, right = cmp.to_sql(rule.lhs, operand), cmp.to_sql(rule.rhs, operand)
+        viol = compare_violation(rule, "cmp_l", "cmp_r")
+        inner = f"{left} AS cmp_l, {right} AS cmp_r, {zeros} AS cmp_t"
+    src = (f"(SELECT *, {inner}\n          FROM cmp WHERE {' AND '.join(conds)})")
+    out = []
+    anchors = [rule.left] + ([f for f in fields if f != rule.left] if rule.severity == "error" else [])
+    for f in anchors:
+        own = "CAST(NULL AS VARCHAR)" if f == rule.left else f"CAST(v_{_id(f)} AS VARCHAR)"
+        out.append(f"SELECT submission_id, s_{_id(f)} AS sheet, c_{f} AS cell, {_lit(f)} AS field,"
+                   f" {_lit(rule.id)} AS rule_id, cmp_l AS value_num, cmp_r AS other_num, {own} AS value_text,"
+                   f" cmp_t AS other_text,\n           CAST({viol} AS DOUBLE) AS {col}\n"
+                   f"    FROM {src}\n    WHERE {viol} IS NOT NULL")
+    return out
 
 
 def _str(text: str) -> str:
@@ -1054,6 +1202,10 @@ def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> st
             selects.append(_submission_select(r, col))
         elif r.kind in PAIR_KINDS:
             selects.append(_pair_select(r, col))
+        elif r.kind in COMPARE_KINDS:
+            selects += _compare_selects(r, col)
+        elif r.kind in CATALOG_KINDS:
+            selects.append(_blank_refused_select(r, col))
         else:
             selects += _row_select(r, col)
     cols = INDEX_COLUMNS + ["CAST(value_num AS DOUBLE) AS value_num", "CAST(other_num AS DOUBLE) AS other_num",
@@ -1064,6 +1216,9 @@ def batch_sql(rules: tuple[Rule, ...] | None = None, shared: bool = False) -> st
         cols += [f"CAST({r.column} AS DOUBLE) AS {r.column}" for r in rules]
     wide = ("wide AS (\n    SELECT submission_id,\n           " + ",\n           ".join(pivots)
             + "\n    FROM val_values\n    GROUP BY submission_id\n)") if pivots else "wide AS (SELECT 1)"
+    cmp_fields = compare_fields(rules)
+    if cmp_fields:
+        wide += ",\n" + _compare_cte(cmp_fields)
     # a typed empty branch first: every context column exists even when no rule of the suite fills it
     typed = [f"CAST(NULL AS VARCHAR) AS {c}" for c in INDEX_COLUMNS + ["value_text", "other_text"]]
     typed += [f"CAST(NULL AS DOUBLE) AS {c}" for c in ("value_num", "other_num")]
@@ -1140,6 +1295,11 @@ def expectations_for(rule: Rule, shared: bool = False) -> list[dict[str, Any]]:
     if rule.kind == "date_in_period":
         # months from the period's month to the date's month
         return one(between, {"min_value": 0, "max_value": 0})
+    if rule.kind in COMPARE_KINDS:
+        # the derived value is how far the comparison breaks the rule (pairs: 1 when broken): > 0 fails
+        return one(between, {"max_value": 0})
+    if rule.kind in CATALOG_KINDS:
+        return one(in_set, {"value_set": [1]})
     if rule.kind in ("sum_equals", "part_le_total", "codes_known", "unique_rows"):
         # the derived value is the gap beyond the tolerance / the count of offending tokens or rows: > 0 fails
         return one(between, {"max_value": 0})

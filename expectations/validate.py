@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from expectations import lookups
+from expectations import compare, lookups
 from expectations.compile import (CONTEXT_COLUMNS, INDEX_COLUMNS, SUBMISSION_KINDS, Layout, Rule, Suite, batch_sql,
                                   drop_sql, load_suite, load_suites, prep_sql, row_fields, scale_label)
 from expectations.findings import FINDING_COLUMNS, Finding, make
@@ -291,6 +291,10 @@ class _Mapper:
         sid, field, cell = hit["submission_id"], hit["field"], hit["cell"]
         v, other = ctx["value_num"], ctx["other_num"]
         value = expected = detail = None
+        if rule.kind == "compare":   # wording, companion rows and the message/fix overrides: expectations/compare.py
+            units = {c: f.unit for c, f in all_fields_by_code().items()}
+            return compare.finding(rule, meta, hit, ctx, self.scope[sid], lambda c: self.label(rule, c),
+                                   lambda c: units.get(c, ""))
         if rule.kind == "non_negative":
             value, expected = _fmt(v), "≥0"
         elif rule.kind == "whole_number":

@@ -55,10 +55,14 @@ class FieldDef:
     aggregation: str  # sum | last
     kind: str         # count | amount | ratio
     required: bool
-    blank: str        # missing | zero
+    blank: str        # missing | zero | refused (BLANKS)
     group: str
     parts_of: str | None = None
 
+
+# What a blank cell of an item means: missing = not reported; zero = read as 0; refused = the cell must hold a
+# number, a true zero written as 0 (a blank gets the finding blank-refused: rule kind blank_refused).
+BLANKS = ("missing", "zero", "refused")
 
 _FIELD_KEYS = {"code", "label_zh", "unit", "aggregation", "kind", "required", "blank", "group", "parts_of"}
 
@@ -77,8 +81,12 @@ def load_fields(path: Path | None = None) -> tuple[FieldDef, ...]:
             raise CatalogError(f"{where}.aggregation: must be sum or last, got {f['aggregation']!r}")
         if f["kind"] not in ("count", "amount", "ratio"):
             raise CatalogError(f"{where}.kind: must be count, amount or ratio, got {f['kind']!r}")
-        if f["blank"] not in ("missing", "zero"):
-            raise CatalogError(f"{where}.blank: must be missing or zero, got {f['blank']!r}")
+        if f["blank"] not in BLANKS:
+            raise CatalogError(f"{where}.blank: must be one of {list(BLANKS)}, got {f['blank']!r}")
+        if f["blank"] == "zero" and f["kind"] not in ("count", "amount"):
+            raise CatalogError(f"{where}.blank: zero is for count and amount items only (kind {f['kind']})")
+        if f["blank"] == "refused" and f["required"] is not True:
+            raise CatalogError(f"{where}.blank: refused means the cell must hold a number: declare required: true")
         out.append(FieldDef(**f))
     codes = [f.code for f in out]
     if len(set(codes)) != len(codes):
