@@ -27,7 +27,7 @@ from metrics.catalog import CatalogError
 from metrics.quality.calendar import CalendarError, add_working_days, is_working_day, load_work_calendar
 from metrics.quality.timeliness import (
     LATE, MISSING, ON_TIME, PENDING, ReturnsCalendar, expected_for_months, expected_returns, expected_span,
-    load_returns_calendar, rates, return_status,
+    load_returns_calendar, rates, return_status, statuses_by_facility,
 )
 from templates_xlsx.chase_report import (
     CHASE_COLUMNS, COMPLETENESS_COLUMNS, chase_selection, completeness_sheet_rows, write_chase_report,
@@ -253,6 +253,16 @@ def test_quarterly_template(tmp_path: Path, layouts) -> None:
     assert [(s.status, s.submission_id) for s in st] == [(ON_TIME, "s")]
 
 
+def test_expected_from_starts_collection_later(tmp_path: Path, layouts) -> None:
+    cal = _calendar(tmp_path, layouts, my01='expected_from: "2026-08"')
+    exp = expected_for_months(FACILITIES[:1], [], cal, ("2026-07", "2026-08", "2026-09"))
+    assert [(e.template_id, e.period) for e in exp] == [
+        ("JX-YB01", "2026-07"), ("JX-YB01", "2026-08"), ("JX-MY01", "2026-08"),
+        ("JX-YB01", "2026-09"), ("JX-MY01", "2026-09")]
+    with pytest.raises(CatalogError, match=r"templates\.JX-MY01\.expected_from"):
+        _calendar(tmp_path, layouts, my01='expected_from: "2026-8"')
+
+
 # --- judging receipts ------------------------------------------------------------------------------
 
 def test_timeliness_across_a_resubmission_and_a_holiday(cal: ReturnsCalendar, tmp_path: Path, layouts) -> None:
@@ -408,6 +418,8 @@ def test_warehouse_statuses_match_the_pure_functions(con: duckdb.DuckDBPyConnect
     assert len(inp.receipts) == len(RECEIPTS)
     st = [s for s in span_statuses(con, "2026-09", as_of=AS_OF, calendar=cal) if s.expected.period >= "2026-07"]
     assert _judged(st) == EXPECTED_JUDGED
+    grouped = statuses_by_facility(st)
+    assert list(grouped) == ["A", "B", "C", "D"] and [s.expected.period for s in grouped["B"]] == ["2026-07", "2026-08"]
     sep = period_statuses(con, "2026-09", as_of=AS_OF, calendar=cal)
     assert [(s.expected.facility_id, s.status) for s in sep] == [("A", ON_TIME), ("C", LATE), ("D", ON_TIME)]
     direct = return_status(expected_for_months(FACILITIES, MEMBERSHIPS, cal, ("2026-09",)), RECEIPTS, cal,

@@ -47,7 +47,7 @@ REJECTED = "rejected"
 CURRENT_STATUSES = ("received", "accepted", "held")  # a version that has not been superseded
 NO_COUNTY = "（未填区县）"
 
-_TEMPLATE_KEYS = {"frequency", "due_working_days", "expected", "applies_to", "timeliness_basis"}
+_TEMPLATE_KEYS = {"frequency", "due_working_days", "expected", "applies_to", "timeliness_basis", "expected_from"}
 _TOP_KEYS = {"defaults", "thresholds", "rates", "expected_when_open", "alliance_org_kinds", "workdays", "templates"}
 
 
@@ -85,6 +85,7 @@ class TemplateCalendar:
     types: tuple[str, ...]
     timeliness_basis: str
     accepted: tuple[tuple[str, str | None], ...]
+    expected_from: str | None = None  # first month (YYYY-MM) the bureau collects it; None = whenever accepted
 
     @property
     def label_zh(self) -> str:
@@ -99,8 +100,11 @@ class TemplateCalendar:
                 and (not self.types or facility.get("ftype") in self.types))
 
     def accepts(self, period: Period) -> bool:
-        """Whether some template version accepts the period (judged on its last month)."""
+        """Whether the return is collected for the period: from expected_from on, and some template version
+        accepts it (both judged on the period's last month)."""
         month = period.months[-1]
+        if self.expected_from is not None and month < self.expected_from:
+            return False
         return any(month >= a and (b is None or month <= b) for a, b in self.accepted)
 
     def reporting_periods(self, months: Iterable[str]) -> list[Period]:
@@ -185,6 +189,15 @@ def _template_settings(spec: Any, where: str) -> dict[str, Any]:
         out["expected"] = _choice(spec["expected"], EXPECTED_MODES, f"{where}.expected")
     if "timeliness_basis" in spec:
         out["timeliness_basis"] = _choice(spec["timeliness_basis"], BASES, f"{where}.timeliness_basis")
+    if "expected_from" in spec:
+        m = spec["expected_from"]
+        try:
+            ok = isinstance(m, str) and parse_period(m).kind == MONTH
+        except ValueError:
+            ok = False
+        if not ok:
+            raise CatalogError(f"{where}.expected_from: expected a month \"YYYY-MM\", got {m!r}")
+        out["expected_from"] = m
     if "applies_to" in spec:
         a = spec["applies_to"]
         check_keys(a, {"tiers", "types"}, set(), f"{where}.applies_to")
@@ -209,8 +222,9 @@ def load_returns_calendar(layouts: Mapping[str, Any], path: Path | str | None = 
     defaults = {"frequency": "monthly", "due_working_days": 10, "expected": "layout",
                 "timeliness_basis": "first_received"}
     defaults.update(_template_settings(doc["defaults"], f"{where}: defaults"))
-    if "applies_to" in defaults:
-        raise CatalogError(f"{where}: defaults.applies_to: set applies_to per template")
+    for per_template in ("applies_to", "expected_from"):
+        if per_template in defaults:
+            raise CatalogError(f"{where}: defaults.{per_template}: set it per template")
     th = doc["thresholds"]
     check_keys(th, {"completeness", "timeliness"}, {"completeness", "timeliness"}, f"{where}: thresholds")
     rates = doc["rates"]
@@ -237,7 +251,8 @@ def load_returns_calendar(layouts: Mapping[str, Any], path: Path | str | None = 
         applies = s.get("applies_to", info.applies_to)
         templates[tid] = TemplateCalendar(
             tid, info.title_zh, info.form_no, s["frequency"], s["due_working_days"], s["expected"],
-            tuple(applies.get("tiers", ())), tuple(applies.get("types", ())), s["timeliness_basis"], info.accepted)
+            tuple(applies.get("tiers", ())), tuple(applies.get("types", ())), s["timeliness_basis"], info.accepted,
+            s.get("expected_from"))
     wd_name = doc["workdays"]
     if not isinstance(wd_name, str) or "/" in wd_name or not wd_name.endswith(".yaml"):
         raise CatalogError(f"{where}: workdays: expected a file name beside this file, got {wd_name!r}")
@@ -550,4 +565,12 @@ def rates(statuses: Iterable[ReturnStatus], by: str = "facility",
             on_time=c[ON_TIME], late=c[LATE], missing=c[MISSING], pending=c[PENDING],
             completeness=_rate(received, expected, completeness_t, decimals),
             timeliness=_rate(c[ON_TIME], expected if t_den == "expected" else received, timeliness_t, decimals)))
+    return out
+
+
+def statuses_by_facility(statuses: Iterable[ReturnStatus]) -> dict[str, list[ReturnStatus]]:
+    """Judged returns grouped by facility id (facilities in id order, each facility's returns in input order)."""
+    out: dict[str, list[ReturnStatus]] = {}
+    for s in sorted(statuses, key=lambda s: s.expected.facility_id):
+        out.setdefault(s.expected.facility_id, []).append(s)
     return out
