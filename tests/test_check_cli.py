@@ -128,3 +128,11 @@ def test_check_runs_without_prefect(home, tmp_path):
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout == f"2 {TARGET}_卫健绩效01表_{PERIOD}_反馈.xlsx False\n"
+
+
+def test_check_has_help(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "check", "--help"], capture_output=True, text=True,
+                         cwd=REPO, env={k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+                         | _env(tmp_path, COLUMNS="100"))
+    assert out.returncode == 0 and out.stderr == ""
+    assert "Usage:" in out.stdout and "报送前自查一份报表" in out.stdout
