@@ -1,0 +1,162 @@
+"""Impact ranking of outliers: what the facility's composite and rank would be with the value at its reference."""
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from metrics.indicators import Indicator, IndicatorValue, compute, load_indicators
+from metrics.quality.outliers import Outlier
+from metrics.scoring import Scheme, score
+
+Number = Decimal | float | int
+
+
+@dataclass(frozen=True)
+class Impact:
+    facility_id: str
+    field: str
+    peer_group: str | None
+    scored: bool                        # the field feeds a scored indicator of the facility's group under the scheme
+    replacement: float | None           # the value put in place of the outlier (Outlier.replacement)
+    indicators: tuple[str, ...]         # the group's scored indicators that read the field
+    changed: tuple[str, ...]            # of those, the ones whose value or status would change
+    composite: Decimal | None           # as scored now
+    composite_new: Decimal | None       # with the replacement, every other facility's composite kept fixed
+    delta: Decimal | None               # composite_new − composite (0 when not scored or unchanged; None if either
+                                        # side is not scored)
+    rank: int | None
+    rank_new: int | None                # 1 + facilities of the group with a strictly higher (fixed) composite
+    note_zh: str | None = None
+
+
+def field_indicators(catalog: Mapping[str, Indicator], calibres: Mapping[str, str] | None = None
+                     ) -> dict[str, tuple[str, ...]]:
+    """field → the indicators that read it under the calibres (a growth indicator reads its base ratio's fields)."""
+    calibres = calibres or {}
+    out: dict[str, list[str]] = {}
+    for ind in catalog.values():
+        f = ind.calibre(calibres.get(ind.code)).formula
+        if f.kind == "growth":
+            of = catalog[f.of or ""]
+            f = of.calibre(calibres.get(of.code)).formula
+        for c in dict.fromkeys(f.fields()):
+            out.setdefault(c, []).append(ind.code)
+    return {c: tuple(v) for c, v in out.items()}
+
+
+def _deps(codes: Iterable[str], catalog: Mapping[str, Indicator], calibres: Mapping[str, str]) -> dict[str, Indicator]:
+    out: dict[str, Indicator] = {}
+    for c in codes:
+        ind = catalog[c]
+        out[c] = ind
+        f = ind.calibre(calibres.get(c)).formula
+        if f.kind == "growth" and f.of:
+            out.setdefault(f.of, catalog[f.of])
+    return out
+
+
+def _dec(v: float) -> Decimal:
+    return Decimal(repr(float(v)))
+
+
+def rank_by_impact(outliers: Iterable[Outlier], agg: Mapping[str, Mapping[str, Number | None]],
+                   base: Mapping[str, Mapping[str, Number | None]], peer_groups: Mapping[str, str | None],
+                   scheme: Scheme, *, blocked: Mapping[str, set[str]] | None = None,
+                   base_blocked: Mapping[str, set[str]] | None = None,
+                   targets: Mapping[tuple[str, str], Decimal] | None = None,
+                   external: Iterable[IndicatorValue] = (),
+                   catalog: Mapping[str, Indicator] | None = None) -> list[tuple[Outlier, Impact]]:
+    """Each non-confirmed outlier with its Impact, by |Δ composite| descending, then facility and field.
+
+    `agg` / `base`: each facility's fields this period / the same period last year (warehouse.compute
+    .aggregate_fields); `external`: indicator values another stage supplies (satisfaction), kept as they are.
+    The outlier's value is replaced by Outlier.replacement, the facility's indicators are recomputed with
+    metrics.indicators.compute and its composite with metrics.scoring.score against its peers' fixed values.
+    """
+    catalog = dict(catalog or load_indicators())
+    calibres = dict(scheme.calibres)
+    blocked = blocked or {}
+    values0 = compute(agg, base, blocked, catalog, calibres, base_blocked) + list(external)
+    by_fid: dict[str, dict[str, IndicatorValue]] = {}
+    for iv in values0:
+        by_fid.setdefault(iv.facility_id, {})[iv.indicator] = iv
+    _, comps = score(values0, peer_groups, scheme, targets)
+    comp = {c.facility_id: c for c in comps}
+    scored_in: dict[str, dict[str, Decimal]] = {}
+    members: dict[str, list[str]] = {}
+    for c in comps:
+        members.setdefault(c.peer_group, []).append(c.facility_id)
+        if c.composite is not None:
+            scored_in.setdefault(c.peer_group, {})[c.facility_id] = c.composite
+    reads = field_indicators(catalog, calibres)
+    scored_items = {g: {it.indicator for it in items if it.rule.kind != "monitor" and it.weight > 0}
+                    for g, items in scheme.groups.items()}
+    pct_items = {g: [it.indicator for it in items if it.rule.kind == "percentile"]
+                 for g, items in scheme.groups.items()}
+
+    def one(o: Outlier) -> Impact:
+        fid, g = o.facility_id, peer_groups.get(o.facility_id)
+        c0 = comp.get(fid)
+        composite0, rank0 = (c0.composite, c0.rank) if c0 is not None else (None, None)
+        same = dict(facility_id=fid, field=o.field, peer_group=g, replacement=o.replacement,
+                    composite=composite0, rank=rank0)
+        if g is None or g not in scheme.groups:
+            return Impact(**same, scored=False, indicators=(), changed=(), composite_new=composite0,
+                          delta=Decimal(0), rank_new=rank0, note_zh="本机构的同组不在考核方案中，不计分")
+        inds = tuple(i for i in reads.get(o.field, ()) if i in scored_items[g])
+        if not inds:
+            return Impact(**same, scored=False, indicators=(), changed=(), composite_new=composite0,
+                          delta=Decimal(0), rank_new=rank0, note_zh="该数据项不参与本组计分指标，对综合得分无影响")
+        if o.replacement is None:
+            return Impact(**same, scored=True, indicators=inds, changed=(), composite_new=composite0,
+                          delta=Decimal(0), rank_new=rank0, note_zh="无可替代的参考值，未测算影响")
+        fields = dict(agg.get(fid, {}))
+        fields[o.field] = _dec(o.replacement)
+        sub = _deps(inds, catalog, calibres)
+        new = compute({fid: fields}, {fid: base[fid]} if fid in base else {},
+                      {fid: set(blocked.get(fid, ()))}, sub, calibres, base_blocked)
+        old = by_fid.get(fid, {})
+        changed = {iv.indicator: iv for iv in new if iv.indicator in inds
+                   and (old.get(iv.indicator) is None
+                        or (iv.value, iv.status) != (old[iv.indicator].value, old[iv.indicator].status))}
+        if not changed:
+            return Impact(**same, scored=True, indicators=inds, changed=(), composite_new=composite0,
+                          delta=Decimal(0), rank_new=rank0, note_zh="替换后指标值不变")
+        mine = {**old, **changed}
+        vals: list[IndicatorValue] = list(mine.values())
+        groups = {fid: g}
+        # percentile points need the peers' values: they carry only those indicators, everything else stays fixed
+        for p in members.get(g, ()):
+            if p != fid and pct_items[g]:
+                pv = by_fid.get(p, {})
+                vals.extend(pv[i] for i in pct_items[g] if i in pv)
+                groups[p] = g
+        _, comps_new = score(vals, groups, replace(scheme, groups={g: scheme.groups[g]}), targets)
+        c1 = next(c for c in comps_new if c.facility_id == fid)
+        others = [v for p, v in scored_in.get(g, {}).items() if p != fid]
+        rank1 = None if c1.composite is None else 1 + sum(1 for v in others if v > c1.composite)
+        if composite0 is None or c1.composite is None:
+            reason = c1.reason or (c0.reason if c0 is not None else None)
+            delta = None
+            note = ("替换后仍未评分" if composite0 is None and c1.composite is None
+                    else "替换后评分状态改变" + (f"（{reason}）" if reason else ""))
+        else:
+            delta, note = c1.composite - composite0, None
+        return Impact(**same, scored=True, indicators=inds, changed=tuple(i for i in inds if i in changed),
+                      composite_new=c1.composite, delta=delta, rank_new=rank1, note_zh=note)
+
+    cache: dict[tuple[str, str, float | None], Impact] = {}
+    out: list[tuple[Outlier, Impact]] = []
+    with decimal.localcontext() as ctx:
+        ctx.prec = 34
+        for o in outliers:
+            if o.confirmed:
+                continue
+            k = (o.facility_id, o.field, o.replacement)
+            if k not in cache:
+                cache[k] = one(o)
+            out.append((o, cache[k]))
+    out.sort(key=lambda x: (-abs(x[1].delta or 0), x[0].facility_id, x[0].field, x[0].method, x[0].rule or ""))
+    return out
