@@ -49,7 +49,8 @@ def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise CatalogError(f"{where}: cannot read {text!r} at position {pos + 1} ({text[pos:pos + 8]!r})")
+            at = len(text) - len(text[pos:].lstrip())
+            raise CatalogError(f"{where}: cannot read {text!r} at position {at + 1} ({text[at:at + 8]!r})")
         kind = m.lastgroup or ""
         val = m.group(kind)
         out.append((kind, _OP_CANON.get(val, val), m.start(kind)))
