@@ -3,6 +3,7 @@ timeliness rows for the auditor workbook."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -180,17 +181,22 @@ def _rate_row(r: RateRow) -> list[Any]:
 
 def completeness_about_rows(calendar: ReturnsCalendar | None = None) -> list[list[Any]]:
     """Two-column rows for a 说明 sheet: thresholds, span and denominators behind the completeness sheet."""
-    c_t = calendar.completeness_threshold if calendar else None
-    t_t = calendar.timeliness_threshold if calendar else None
-    span = calendar.span if calendar else "year_to_date"
-    t_den = calendar.timeliness_denominator if calendar else "expected"
-    pct = (lambda x: f"{(x * 100).normalize():f}%")
+    if calendar is None:
+        from warehouse.timeliness import returns_calendar
+
+        calendar = returns_calendar()
+    c_t, t_t = calendar.completeness_threshold, calendar.timeliness_threshold
+    span, t_den = calendar.span, calendar.timeliness_denominator
+
+    def pct(x: Decimal) -> str:
+        return f"{(x * 100).normalize():f}%"
+
     return [
         ["完整率", "已报 ÷ 应报（只有被退回的报送不计为已报）；未到截止日的报表不计入。"],
         ["及时率", "按时 ÷ " + ("应报" if t_den == "expected" else "已报") + "。"],
         ["统计区间", "当年1月至本统计期末" if span == "year_to_date" else "本统计期"],
-        ["达标阈值", f"完整率 ≥ {pct(c_t) if c_t is not None else '90%'}，及时率 ≥ {pct(t_t) if t_t is not None else '75%'}"
-                 "（WHO 数据质量审查默认值）；按未四舍五入的比率判定。"],
+        ["达标阈值", f"完整率 ≥ {pct(c_t)}，及时率 ≥ {pct(t_t)}（默认取 WHO 数据质量审查的 90%、75%）；"
+                 "按未四舍五入的比率判定。"],
         ["无应报", "该单位统计区间内没有应报报表，比率不适用（不计为 0）。"],
     ]
 

@@ -30,7 +30,8 @@ from metrics.quality.timeliness import (
     load_returns_calendar, rates, return_status, statuses_by_facility,
 )
 from templates_xlsx.chase_report import (
-    CHASE_COLUMNS, COMPLETENESS_COLUMNS, chase_selection, completeness_sheet_rows, write_chase_report,
+    CHASE_COLUMNS, COMPLETENESS_COLUMNS, chase_selection, completeness_about_rows, completeness_sheet_rows,
+    write_chase_report,
     write_chase_workbook,
 )
 from templates_xlsx.layout import load_layouts
@@ -319,6 +320,7 @@ def test_rates_by_facility_county_alliance(cal: ReturnsCalendar) -> None:
         ("ZK01", 3, 3, 3, P("100.0"), True, P("100.0"), True),
     ]
     assert _rate_tuples(rates(st, by="all", calendar=cal)) == [("all", 10, 8, 6, P("80.0"), False, P("60.0"), False)]
+    assert _rate_tuples(rates(st, by="all")) == _rate_tuples(rates(st, by="all", calendar=cal))  # shipped settings
 
 
 def test_threshold_is_judged_before_rounding() -> None:
@@ -435,3 +437,9 @@ def test_chase_report_from_the_warehouse(con: duckdb.DuckDBPyConnection, cal: Re
     early = [r for r in rows if r[4] < "2026年07月"]
     assert len(early) == 6 * 3 and {r[5] for r in early} == {"未报"}
     assert [r for r in rows if r[4] >= "2026年07月"] == CHASE_ROWS
+
+
+def test_completeness_about_rows_state_thresholds(cal: ReturnsCalendar) -> None:
+    about = dict(completeness_about_rows(cal))
+    assert about["达标阈值"] == "完整率 ≥ 90%，及时率 ≥ 75%（默认取 WHO 数据质量审查的 90%、75%）；按未四舍五入的比率判定。"
+    assert about["统计区间"] == "当年1月至本统计期末" and about["及时率"] == "按时 ÷ 应报。"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -526,16 +527,27 @@ class _Tally:
     counts: dict[str, int] = field(default_factory=lambda: {ON_TIME: 0, LATE: 0, MISSING: 0, PENDING: 0})
 
 
+@lru_cache(maxsize=1)
+def _default_rate_settings() -> tuple[Decimal, Decimal, int, str]:
+    """Thresholds, percent decimals and timeliness denominator of the shipped returns_calendar.yaml."""
+    path = DEFAULT_RETURNS_CALENDAR
+    doc = load_yaml(path)
+    th, r = doc["thresholds"], doc["rates"]
+    return (_fraction(th["completeness"], f"{path}: thresholds.completeness"),
+            _fraction(th["timeliness"], f"{path}: thresholds.timeliness"), int(r["percent_decimals"]),
+            _choice(r["timeliness_denominator"], TIMELINESS_DENOMINATORS, f"{path}: rates.timeliness_denominator"))
+
+
 def rates(statuses: Iterable[ReturnStatus], by: str = "facility",
           calendar: ReturnsCalendar | None = None) -> list[RateRow]:
     """Completeness and timeliness per facility, county, alliance or for all (`by`), sorted by key.
 
-    `calendar` gives thresholds, percent decimals and the timeliness denominator (default: the shipped file's
-    settings, which need no layouts for this)."""
+    `calendar` gives thresholds, percent decimals and the timeliness denominator (default: those of the shipped
+    returns_calendar.yaml)."""
     if by not in LEVELS:
         raise ValueError(f"by must be one of {', '.join(LEVELS)}, got {by!r}")
     if calendar is None:
-        completeness_t, timeliness_t, decimals, t_den = Decimal("0.90"), Decimal("0.75"), 1, "expected"
+        completeness_t, timeliness_t, decimals, t_den = _default_rate_settings()
     else:
         completeness_t, timeliness_t = calendar.completeness_threshold, calendar.timeliness_threshold
         decimals, t_den = calendar.percent_decimals, calendar.timeliness_denominator
