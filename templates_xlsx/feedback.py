@@ -46,6 +46,7 @@ class FeedbackConfig:
     peer_markers: tuple[str, ...]
     neutral_message_zh: str
     neutral_fix_zh: str
+    omit_codes: tuple[str, ...]
     colours: dict[str, str]
     max_rows: int
     max_cols: int
@@ -56,10 +57,13 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     """feedback.yaml with strict keys (the file and key are named in any error)."""
     doc = load_yaml(path)
     w = str(path)
-    check_keys(doc, {"privacy", "colours", "limits"}, {"privacy", "colours", "limits"}, w)
+    check_keys(doc, {"privacy", "colours", "limits", "omit_codes"}, {"privacy", "colours", "limits"}, w)
     p, c, lim = doc["privacy"], doc["colours"], doc["limits"]
     keys = {"min_peer_n_disclosed", "peer_markers", "neutral_message_zh", "neutral_fix_zh"}
     check_keys(p, keys, keys, f"{w}: privacy")
+    omit = doc.get("omit_codes") or []
+    if not isinstance(omit, list) or not all(isinstance(x, str) for x in omit):
+        raise CatalogError(f"{w}: omit_codes: expected a list of finding codes")
     check_keys(c, {"error", "warning", "info", "waived"}, {"error", "warning", "info", "waived"}, f"{w}: colours")
     check_keys(lim, {"max_rows", "max_cols"}, {"max_rows", "max_cols"}, f"{w}: limits")
     n = p["min_peer_n_disclosed"]
@@ -74,7 +78,7 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     for k in ("max_rows", "max_cols"):
         if isinstance(lim[k], bool) or not isinstance(lim[k], int) or lim[k] < 1:
             raise CatalogError(f"{w}: limits.{k}: expected a positive whole number, got {lim[k]!r}")
-    return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), {k: v.upper() for k, v in c.items()},
+    return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), tuple(omit), {k: v.upper() for k, v in c.items()},
                           lim["max_rows"], lim["max_cols"])
 
 
@@ -118,7 +122,7 @@ def unsafe_reason(path: Path) -> str | None:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
                 name = info.filename.lower()
-                if not name.endswith((".xml", ".rels", ".vml")):
+                if not name.endswith((".xml", ".rels")):  # what openpyxl parses (VML it rebuilds, never reads)
                     continue
                 with z.open(info) as fh:
                     # a DTD can only sit in the prolog: parsing up to the root element's start is enough

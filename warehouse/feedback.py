@@ -168,7 +168,10 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
         for r in returns:
             fid = r["facility_id"]
             # only this return's findings, and only those of this facility (a finding names its own facility)
-            mine = [f for f in by_sub[r["submission_id"]] if f["facility_id"] in (None, fid)]
+            mine = [f for f in by_sub[r["submission_id"]]
+                    if f["facility_id"] in (None, fid) and f["code"] not in cfg.omit_codes]
+            if not mine:
+                continue
             shown = disclose(mine, group_of, peer_n, cfg)
             assert_disclosable(fid, shown, group_of, peer_n, registry, cfg)
             key = (fid, form_name(r["template_id"]), month)
