@@ -73,7 +73,7 @@ def copy_registry(settings: Settings, dest: Any) -> bool:
 def check_file(path: Path, out_dir: Path, settings: Settings, period: str | None = None) -> CheckResult:
     """Run one return through archive → parse → load → validate in a temporary home; annotate it into out_dir."""
     from flows import pipeline
-    from templates_xlsx.feedback import annotate, ordered
+    from templates_xlsx.feedback import annotate, layout_sheets, ordered
     from warehouse.db import connect
     from warehouse.feedback import feedback_name
     from warehouse.load import InboxItem
@@ -111,11 +111,13 @@ def check_file(path: Path, out_dir: Path, settings: Settings, period: str | None
         if not has_registry:
             findings = [f for f in findings if f["code"] not in REGISTRY_CODES]
             notes.append("尚无数据仓库（机构名录），未核对机构编码与名称。")
-        findings = ordered(findings)
+        sheets = layout_sheets(template_id)
+        findings = ordered(findings, sheets)
         shown_period = stated or period
         name = feedback_name(facility_id or "未识别机构", template_id, shown_period or "未知统计期")
         out = annotate(regs[0].stored_path, findings, Path(out_dir) / name, facility_code=facility_id or "未识别",
-                       period=shown_period or "未知", received_at=None, note="；".join(notes) or None)
+                       period=shown_period or "未知", received_at=None, note="；".join(notes) or None,
+                       sheet_order=sheets)
         return CheckResult(findings, out, facility_id, shown_period, template_id, has_registry, notes)
     finally:
         pipeline.close_warehouse(tmp_settings)

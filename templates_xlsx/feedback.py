@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
@@ -100,6 +100,17 @@ def field_labels() -> dict[str, str]:
     return labels
 
 
+def layout_sheets(template_id: str | None) -> list[str]:
+    """The sheets of a template in workbook order (its latest version), [] for an unknown template."""
+    from templates_xlsx.layout import load_layouts
+
+    lay = load_layouts().get(template_id or "")
+    if lay is None:
+        return []
+    lv = lay.latest()
+    return list(dict.fromkeys([lv.sheet, *(t.sheet for t in lv.tables)]))
+
+
 def unsafe_reason(path: Path) -> str | None:
     """Why the archived file must not be reopened for annotation (Chinese), or None when it may be.
 
@@ -139,14 +150,18 @@ def unsafe_reason(path: Path) -> str | None:
     return None
 
 
-def _sort_key(f: dict[str, Any]) -> tuple:
-    return (f.get("sheet") is not None, f.get("sheet") or "", cell_sort_key(f.get("cell")),
-            SEV_RANK.get(f.get("severity"), 3), f.get("code") or "", f.get("field") or "", f.get("message_zh") or "")
+def ordered(findings: list[dict[str, Any]], sheet_order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Findings in the order of the 问题清单: file-level first, then by sheet (in `sheet_order`, others after by
+    name) and cell, severity, code."""
+    rank = {name: i for i, name in enumerate(sheet_order)}
 
+    def key(f: dict[str, Any]) -> tuple:
+        sheet = f.get("sheet")
+        return (sheet is not None, rank.get(sheet or "", len(rank)), sheet or "", cell_sort_key(f.get("cell")),
+                SEV_RANK.get(f.get("severity"), 3), f.get("code") or "", f.get("field") or "",
+                f.get("message_zh") or "")
 
-def ordered(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings in the order of the 问题清单: file-level first, then by sheet and cell, severity, code."""
-    return sorted(findings, key=_sort_key)
+    return sorted(findings, key=key)
 
 
 def severity_text(f: dict[str, Any]) -> str:
@@ -155,11 +170,11 @@ def severity_text(f: dict[str, Any]) -> str:
     return f"{WAIVED_ZH}（{sev}）" if f.get("waived") else sev
 
 
-def list_rows(findings: list[dict[str, Any]]) -> list[list[Any]]:
+def list_rows(findings: list[dict[str, Any]], sheet_order: Sequence[str] = ()) -> list[list[Any]]:
     """The 问题清单 rows (after the header) for these findings, every submitted text neutralised."""
     labels = field_labels()
     out = []
-    for i, f in enumerate(ordered(findings), start=1):
+    for i, f in enumerate(ordered(findings, sheet_order), start=1):
         fld = f.get("field")
         out.append([i, excel_text(f.get("sheet")), excel_text(f.get("cell")), f.get("code"), severity_text(f),
                     excel_text(labels.get(fld, fld) if fld else None), excel_text(f.get("value")),
@@ -212,7 +227,8 @@ def _mark_cells(wb: Any, findings: list[dict[str, Any]], cfg: FeedbackConfig) ->
         c.comment = com
 
 
-def _list_sheet(wb: Any, findings: list[dict[str, Any]], header: str, note: str | None) -> None:
+def _list_sheet(wb: Any, findings: list[dict[str, Any]], header: str, note: str | None,
+                sheet_order: Sequence[str]) -> None:
     if SHEET in wb.sheetnames:  # a re-submitted feedback copy: the old list is replaced, not kept
         del wb[SHEET]
     ws = wb.create_sheet(SHEET, 0)
@@ -224,7 +240,7 @@ def _list_sheet(wb: Any, findings: list[dict[str, Any]], header: str, note: str 
         c = ws.cell(row=HEADER_ROW, column=i, value=name)
         c.font, c.fill = _HEADER_FONT, _HEADER_FILL
         ws.column_dimensions[get_column_letter(i)].width = width
-    rows = list_rows(findings)
+    rows = list_rows(findings, sheet_order)
     for r, row in enumerate(rows, start=HEADER_ROW + 1):
         for col, v in enumerate(row, start=1):
             c = ws.cell(row=r, column=col, value=v)
@@ -249,11 +265,12 @@ def header_line(facility_code: str, period: str, received_at: Any, findings: lis
 
 
 def annotate(src: Path, findings: list[dict[str, Any]], out: Path, *, facility_code: str, period: str,
-             received_at: Any = None, note: str | None = None) -> Path:
+             received_at: Any = None, note: str | None = None, sheet_order: Sequence[str] | None = None) -> Path:
     """Write the feedback workbook for one return: highlighted, commented copy of `src` plus 问题清单.
 
     `findings`: dicts with code, severity, sheet, cell, field, value, expected, message_zh, fix_zh and optional
     `waived` (shown as 已豁免, grey, never as an error). `facility_code` must be a registry code, not submitted text.
+    The list follows `sheet_order` (default: the submitted workbook's own sheet order).
     """
     cfg = load_config()
     src, out = Path(src), Path(out)
@@ -274,7 +291,10 @@ def annotate(src: Path, findings: list[dict[str, Any]], out: Path, *, facility_c
                     if c.comment is not None and c.comment.author == AUTHOR:
                         c.comment = None
         _mark_cells(wb, findings, cfg)
+    if sheet_order is None:
+        sheet_order = [n for n in wb.sheetnames if n != SHEET]
     notes = [n for n in (note, reason) if n]
-    _list_sheet(wb, findings, header_line(facility_code, period, received_at, findings), "；".join(notes) or None)
+    _list_sheet(wb, findings, header_line(facility_code, period, received_at, findings), "；".join(notes) or None,
+                sheet_order)
     save_deterministic(wb, out)
     return out

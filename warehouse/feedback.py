@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from templates_xlsx.feedback import FeedbackConfig, annotate, field_labels, load_config
+from templates_xlsx.feedback import FeedbackConfig, annotate, field_labels, layout_sheets, load_config
 from warehouse.db import sql_text
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z\u4e00-\u9fff_-]+")
@@ -178,5 +178,6 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
             seen[key] += 1
             out = folder / safe_part(fid, "未知机构") / feedback_name(fid, r["template_id"], month, seen[key])
             written.append(annotate(Path(archive_dir) / r["stored_path"], shown, out, facility_code=fid,
-                                    period=month, received_at=r["received_at"]))
+                                    period=month, received_at=r["received_at"],
+                                    sheet_order=layout_sheets(r["template_id"]) or None))
     return written
