@@ -26,6 +26,9 @@ app.add_typer(scheme_app, name="scheme")
 from flows.cli_review import diff_cmd, review_app, with_warehouse  # noqa: E402  (after the app exists)
 
 app.add_typer(review_app, name="review")
+from flows.cli_publish import publish_app  # noqa: E402
+
+app.add_typer(publish_app, name="publish")
 app.command("diff")(diff_cmd)
 
 console = Console(highlight=False, soft_wrap=True)  # never hard-wrap paths in logs
@@ -174,7 +177,8 @@ def _print_summary(r: dict[str, Any]) -> None:
     console.print(f"统计期 {r['period']}：应报 {r['expected']}，已报 {r['received']}，参与评分 {r['scored']}，"
                   f"未评分 {len(r.get('not_scored', []))}")
     console.print(f"问题：错误 {sev.get('error', 0)}，警告 {sev.get('warning', 0)}，提示 {sev.get('info', 0)}")
-    for k, label in (("ranked", "排名报告"), ("audit", "审核报告"), ("data_docs", "校验文档")):
+    for k, label in (("ranked", "排名报告"), ("audit", "审核报告"), ("chase", "催报清单"), ("feedback", "反馈表"),
+                     ("data_docs", "校验文档")):
         if r.get("outputs", {}).get(k):
             console.print(f"{label}：{r['outputs'][k]}")
 

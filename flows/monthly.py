@@ -76,8 +76,10 @@ def compute_task(settings: Settings, periods: list[str], scheme: str,
 
 
 @task(name="score", **_task)
-def score_task(settings: Settings, periods: list[str], scheme: str) -> dict[str, int]:
+def score_task(settings: Settings, periods: list[str], scheme: str, run_id: str | None = None) -> dict[str, int]:
     out = pipeline.score(settings, periods, scheme)
+    # the run's own period is recorded as a labelled assessment run (draft until reviewed and published)
+    pipeline.record_assessment(settings, periods[-1], scheme, run_id)
     progress.reporter.done("评分排名", f"{out[periods[-1]]} 家机构参与评分")
     return out
 
@@ -133,7 +135,7 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
         with timed("compute"):
             compute_task(settings, periods, scheme, quote(run.timings))  # quote: the run's own dict, not a copy
         with timed("score"):
-            score_task(settings, periods, scheme)
+            score_task(settings, periods, scheme, run.run_id)
         with timed("alliance"):
             alliance_task(settings, periods, alliance_scheme)
         with timed("report"):

@@ -130,6 +130,7 @@ def validate(settings: Settings, period: str, submission_ids: list[str],
     """
     from expectations.validate import validate as gx_validate
     from metrics.periods import parse_period
+    from warehouse.publication import hold_late_returns
     from warehouse.review import record_validation
 
     con = _cursor(settings)
@@ -137,6 +138,8 @@ def validate(settings: Settings, period: str, submission_ids: list[str],
         docs = settings.out_dir / period / "data_docs"
         res = gx_validate(con, settings.gx_dir, docs, period=None, submission_ids=submission_ids)
         run_sql(con, "load_accept_unvalidated", validated_templates=validated_templates())
+        # a month frozen by publication holds the returns received for it since (until a reopen)
+        hold_late_returns(con, submission_ids)
         superseded = load.supersede(con)
         if run_id:
             for month in parse_period(period).months:
@@ -187,6 +190,34 @@ def score(settings: Settings, periods: list[str], scheme_version: str) -> dict[s
         return {q: sum(c.status == "scored" for c in score_period(con, q, scheme)[1]) for q in periods}
     finally:
         con.close()
+
+
+def record_assessment(settings: Settings, period: str, scheme_version: str, run_id: str | None = None) -> dict[str, Any]:
+    """Record the period's scoring under the scheme as a labelled assessment run (draft; the same run again when
+    nothing changed; a published run is never rewritten). Returns label, state and whether it was created."""
+    from warehouse.publication import record_run
+
+    con = _cursor(settings)
+    try:
+        r = record_run(con, period, scheme_version, run_id)
+    finally:
+        con.close()
+    return {"label": r.label, "state": r.state, "created": r.created, "identical_to": r.identical_to}
+
+
+def run_notes(con: Any, period: str, scheme_version: str) -> list[str]:
+    """The 说明 lines naming the assessment run a report shows: label, state, and the digests it was made from."""
+    from warehouse.publication import STATE_ZH, latest
+
+    r = latest(con, period, scheme_version)
+    if r is None:
+        return []
+    state = STATE_ZH.get(r["state"], r["state"])
+    when = f"，发布于 {r['published_at']}（{r['published_by']}）" if r["state"] == "published" else "，尚未发布"
+    return [f"评分批次 {r['label']}：{state}{when}。",
+            f"可复现性：方案文件 sha256 {r['scheme_sha256'][:16]}…，指标与字段目录 sha256 {r['catalog_sha256'][:16]}…，"
+            f"输入数据（{r['n_submissions']} 份当前报表及更正、豁免、基期数据）sha256 {r['data_sha256'][:16]}…；"
+            f"相同输入重新评分得到相同结果（结果摘要 {r['result_sha256'][:16]}…）。"]
 
 
 def alliances(settings: Settings, periods: list[str], scheme_version: str) -> dict[str, int]:
@@ -332,15 +363,19 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                           indicator_rows=ind_rows, indicators=metas,
                           coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
                                     "not_scored": not_scored},
-                          notes=scheme_notes(scheme), sections=sections, rational=rational,
+                          notes=run_notes(con, period, scheme_version) + scheme_notes(scheme), sections=sections, rational=rational,
                           uncovered=uncovered_rows(con, p), satisfaction=sat, satisfaction_dims=sat_dims,
                           satisfaction_notes=sat_notes, satisfaction_suppressed_note=sat_suppressed,
                           alliance=alliance)
         ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
         # the auditor's workbook is per month: a quarter or year run writes one for each of its months
+        audit_months = [period] if p.kind == "month" else p.months
+        quality = {m: quality_sheets(con, m) for m in audit_months}
         audits = [write_audit_workbook(con, m, out_dir / f"审核报告_{m}.xlsx",
-                                       scheme_version=scheme_version if m == period else None)
-                  for m in ([period] if p.kind == "month" else p.months)]
+                                       scheme_version=scheme_version if m == period else None,
+                                       extra_sheets=quality[m]["sheets"])
+                  for m in audit_months]
+        chase = [quality[m]["chase"](out_dir) for m in audit_months]
         sev = dict(con.execute(
             "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "
             "(SELECT submission_id FROM submissions WHERE period = ?) GROUP BY severity",
@@ -349,8 +384,27 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
     finally:
         con.close()
     run.outputs = {"ranked": str(ranked), "audit": "，".join(str(a) for a in audits),
+                   "chase": "，".join(str(c) for c in chase),
                    "data_docs": str(out_dir / "data_docs" / "index.html")}
     return run.outputs
+
+
+def quality_sheets(con: Any, month: str, as_of: dt.datetime | None = None) -> dict[str, Any]:
+    """The month's completeness and timeliness (the auditor workbook's sheets) and a writer of its 催报 workbook.
+
+    Judged as of now (the run's time) unless as_of is given: a return not yet due is neither late nor missing.
+    """
+    from templates_xlsx.chase_report import (COMPLETENESS_COLUMNS, completeness_about_rows, completeness_sheet_rows,
+                                             write_chase_report)
+    from warehouse.timeliness import returns_calendar, span_statuses
+
+    as_of = as_of or dt.datetime.now().replace(microsecond=0)
+    cal = returns_calendar()
+    statuses = span_statuses(con, month, as_of=as_of, calendar=cal)
+    sheets = [("完整性与及时性", COMPLETENESS_COLUMNS, completeness_sheet_rows(statuses, cal)),
+              ("完整及时说明", [("项目", 24), ("说明", 90)], completeness_about_rows(cal))]
+    return {"sheets": sheets,
+            "chase": lambda out_dir: write_chase_report(con, month, Path(out_dir), as_of=as_of, calendar=cal)}
 
 
 def finish_run(settings: Settings, run: RunSummary, status: str = "completed") -> None:

@@ -407,3 +407,16 @@ def test_validation_history_and_auditor_trail(first_run):
     trace = list(wb["评分溯源"].iter_rows(min_row=2, values_only=True))
     assert trace and all(r[19] is None or "!" in r[19] for r in trace)
     assert len({r[0] for r in trace if r[19]}) >= result["scored"]  # not-scored facilities are traced too
+
+
+def test_chase_workbook_completeness_and_assessment_run(first_run):
+    """The 催报 workbook and the completeness sheet are written; the report names its labelled assessment run."""
+    settings, _, result, _ = first_run
+    chase = openpyxl.load_workbook(settings.out_dir / PERIOD / f"催报_{PERIOD}.xlsx", read_only=True)
+    assert chase.sheetnames[0] == "催报清单"
+    audit = openpyxl.load_workbook(settings.out_dir / PERIOD / f"审核报告_{PERIOD}.xlsx", read_only=True)
+    levels = {r[0] for r in audit["完整性与及时性"].iter_rows(min_row=2, values_only=True)}
+    assert {"机构", "区县", "全部"} <= levels
+    wb = openpyxl.load_workbook(result["outputs"]["ranked"], read_only=True)
+    notes = [r[0] for r in wb["说明"].iter_rows(values_only=True) if r and isinstance(r[0], str)]
+    assert any(n.startswith(f"评分批次 {PERIOD}/2026/r") and "草稿" in n for n in notes), notes
