@@ -78,8 +78,8 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     for k in ("max_rows", "max_cols"):
         if isinstance(lim[k], bool) or not isinstance(lim[k], int) or lim[k] < 1:
             raise CatalogError(f"{w}: limits.{k}: expected a positive whole number, got {lim[k]!r}")
-    return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), tuple(omit), {k: v.upper() for k, v in c.items()},
-                          lim["max_rows"], lim["max_cols"])
+    return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), tuple(omit),
+                          {k: v.upper() for k, v in c.items()}, lim["max_rows"], lim["max_cols"])
 
 
 @lru_cache(maxsize=1)
