@@ -4,9 +4,10 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 from decimal import Decimal
 
-from metrics.indicators import Indicator, IndicatorValue, compute, load_indicators
+from metrics.indicators import OK, Indicator, IndicatorValue, compute, load_indicators
 from metrics.quality.outliers import Outlier
 from metrics.scoring import Scheme, score
 
@@ -96,46 +97,77 @@ def rank_by_impact(outliers: Iterable[Outlier], agg: Mapping[str, Mapping[str, N
     pct_items = {g: [it.indicator for it in items if it.rule.kind == "percentile"]
                  for g, items in scheme.groups.items()}
 
-    def one(o: Outlier) -> Impact:
-        fid, g = o.facility_id, peer_groups.get(o.facility_id)
-        c0 = comp.get(fid)
+    @dataclass
+    class _Job:
+        outlier: Outlier
+        group: str | None
+        inds: tuple[str, ...] = ()
+        changed: dict[str, IndicatorValue] | None = None
+        impact: Impact | None = None
+        moves: dict[str, tuple[Decimal, Decimal]] | None = None
+
+    def _moves(job: _Job, g: str) -> dict[str, tuple[Decimal, Decimal]] | None:
+        # percentile-rule indicator → (old, new) value; None when one changes status (scored alone)
+        old = by_fid.get(job.outlier.facility_id, {})
+        out = {}
+        for i, iv in (job.changed or {}).items():
+            if i in pct_items[g]:
+                before = old.get(i)
+                if before is None or before.status != OK or iv.status != OK:
+                    return None
+                out[i] = (before.value, iv.value)
+        return out
+
+    def _value(job: _Job, i: str) -> Decimal | None:
+        iv = (job.changed or {}).get(i) or by_fid.get(job.outlier.facility_id, {}).get(i)
+        return iv.value if iv is not None and iv.status == OK else None
+
+    def _compatible(a: _Job, b: _Job, g: str) -> bool:
+        if a.outlier.facility_id == b.outlier.facility_id:
+            return False
+        for x, y in ((a, b), (b, a)):
+            for i, (v0, v1) in (x.moves or {}).items():
+                v = _value(y, i)
+                if v is not None and min(v0, v1) <= v <= max(v0, v1):
+                    return False
+        return True
+
+    def settle(job: _Job, note: str | None = None, scored: bool = True) -> None:
+        o, c0 = job.outlier, comp.get(job.outlier.facility_id)
         composite0, rank0 = (c0.composite, c0.rank) if c0 is not None else (None, None)
-        same = dict(facility_id=fid, field=o.field, peer_group=g, replacement=o.replacement,
-                    composite=composite0, rank=rank0)
+        job.impact = Impact(o.facility_id, o.field, job.group, scored, o.replacement, job.inds, (),
+                            composite0, composite0, Decimal(0), rank0, rank0, note)
+
+    def prepare(o: Outlier) -> _Job:
+        fid, g = o.facility_id, peer_groups.get(o.facility_id)
+        job = _Job(o, g)
         if g is None or g not in scheme.groups:
-            return Impact(**same, scored=False, indicators=(), changed=(), composite_new=composite0,
-                          delta=Decimal(0), rank_new=rank0, note_zh="本机构的同组不在考核方案中，不计分")
-        inds = tuple(i for i in reads.get(o.field, ()) if i in scored_items[g])
-        if not inds:
-            return Impact(**same, scored=False, indicators=(), changed=(), composite_new=composite0,
-                          delta=Decimal(0), rank_new=rank0, note_zh="该数据项不参与本组计分指标，对综合得分无影响")
+            settle(job, "本机构的同组不在考核方案中，不计分", scored=False)
+            return job
+        job.inds = tuple(i for i in reads.get(o.field, ()) if i in scored_items[g])
+        if not job.inds:
+            settle(job, "该数据项不参与本组计分指标，对综合得分无影响", scored=False)
+            return job
         if o.replacement is None:
-            return Impact(**same, scored=True, indicators=inds, changed=(), composite_new=composite0,
-                          delta=Decimal(0), rank_new=rank0, note_zh="无可替代的参考值，未测算影响")
+            settle(job, "无可替代的参考值，未测算影响")
+            return job
         fields = dict(agg.get(fid, {}))
         fields[o.field] = _dec(o.replacement)
-        sub = _deps(inds, catalog, calibres)
         new = compute({fid: fields}, {fid: base[fid]} if fid in base else {},
-                      {fid: set(blocked.get(fid, ()))}, sub, calibres, base_blocked)
+                      {fid: set(blocked.get(fid, ()))}, _deps(job.inds, catalog, calibres), calibres, base_blocked)
         old = by_fid.get(fid, {})
-        changed = {iv.indicator: iv for iv in new if iv.indicator in inds
-                   and (old.get(iv.indicator) is None
-                        or (iv.value, iv.status) != (old[iv.indicator].value, old[iv.indicator].status))}
-        if not changed:
-            return Impact(**same, scored=True, indicators=inds, changed=(), composite_new=composite0,
-                          delta=Decimal(0), rank_new=rank0, note_zh="替换后指标值不变")
-        mine = {**old, **changed}
-        vals: list[IndicatorValue] = list(mine.values())
-        groups = {fid: g}
-        # percentile points need the peers' values: they carry only those indicators, everything else stays fixed
-        for p in members.get(g, ()):
-            if p != fid and pct_items[g]:
-                pv = by_fid.get(p, {})
-                vals.extend(pv[i] for i in pct_items[g] if i in pv)
-                groups[p] = g
-        _, comps_new = score(vals, groups, replace(scheme, groups={g: scheme.groups[g]}), targets)
-        c1 = next(c for c in comps_new if c.facility_id == fid)
-        others = [v for p, v in scored_in.get(g, {}).items() if p != fid]
+        job.changed = {iv.indicator: iv for iv in new if iv.indicator in job.inds
+                       and (old.get(iv.indicator) is None
+                            or (iv.value, iv.status) != (old[iv.indicator].value, old[iv.indicator].status))}
+        if not job.changed:
+            settle(job, "替换后指标值不变")
+        return job
+
+    def finish(job: _Job, c1: Any) -> None:
+        o, g = job.outlier, job.group
+        c0 = comp.get(o.facility_id)
+        composite0, rank0 = (c0.composite, c0.rank) if c0 is not None else (None, None)
+        others = [v for p, v in scored_in.get(g or "", {}).items() if p != o.facility_id]
         rank1 = None if c1.composite is None else 1 + sum(1 for v in others if v > c1.composite)
         if composite0 is None or c1.composite is None:
             reason = c1.reason or (c0.reason if c0 is not None else None)
@@ -144,19 +176,63 @@ def rank_by_impact(outliers: Iterable[Outlier], agg: Mapping[str, Mapping[str, N
                     else "替换后评分状态改变" + (f"（{reason}）" if reason else ""))
         else:
             delta, note = c1.composite - composite0, None
-        return Impact(**same, scored=True, indicators=inds, changed=tuple(i for i in inds if i in changed),
-                      composite_new=c1.composite, delta=delta, rank_new=rank1, note_zh=note)
+        job.impact = Impact(o.facility_id, o.field, g, True, o.replacement, job.inds,
+                            tuple(i for i in job.inds if i in (job.changed or {})), composite0, c1.composite,
+                            delta, rank0, rank1, note)
 
-    cache: dict[tuple[str, str, float | None], Impact] = {}
-    out: list[tuple[Outlier, Impact]] = []
+    def rescore(g: str, batch: list[_Job]) -> None:
+        # the batch's facilities carry their changed values; every other facility of the group carries only its
+        # percentile-rule values (the pools), so the batch's composites are scored against fixed peers
+        mine = {j.outlier.facility_id: j for j in batch}
+        vals: list[IndicatorValue] = []
+        groups: dict[str, str] = {}
+        for p in members.get(g, ()):
+            pv = by_fid.get(p, {})
+            if p in mine:
+                vals.extend({**pv, **(mine[p].changed or {})}.values())
+                groups[p] = g
+            elif pct_items[g]:
+                vals.extend(pv[i] for i in pct_items[g] if i in pv)
+                groups[p] = g
+        _, comps_new = score(vals, groups, replace(scheme, groups={g: scheme.groups[g]}), targets)
+        for c in comps_new:
+            if c.facility_id in mine:
+                finish(mine[c.facility_id], c)
+
+    jobs: dict[tuple[str, str, float | None], _Job] = {}
+    order: list[tuple[Outlier, tuple[str, str, float | None]]] = []
     with decimal.localcontext() as ctx:
         ctx.prec = 34
         for o in outliers:
             if o.confirmed:
                 continue
             k = (o.facility_id, o.field, o.replacement)
-            if k not in cache:
-                cache[k] = one(o)
-            out.append((o, cache[k]))
+            if k not in jobs:
+                jobs[k] = prepare(o)
+            order.append((o, k))
+        # Jobs share one scoring of their group when that is exact: distinct facilities, and no job's move of a
+        # percentile-rule value (old → new, both ok) passes over or onto another member's value of that indicator
+        # — a percentile point only counts peers below / equal / above, so such a move changes nobody else's
+        # points. A job whose percentile-rule indicator changes status (the pool's size changes) is scored alone.
+        batches: dict[str, list[list[_Job]]] = {}
+        for job in jobs.values():
+            if job.impact is not None:
+                continue
+            g = job.group or ""
+            moves = _moves(job, g)
+            if moves is None:
+                rescore(g, [job])
+                continue
+            job.moves = moves
+            for b in batches.setdefault(g, []):
+                if all(_compatible(job, x, g) for x in b):
+                    b.append(job)
+                    break
+            else:
+                batches[g].append([job])
+        for g, bs in batches.items():
+            for b in bs:
+                rescore(g, b)
+    out = [(o, jobs[k].impact) for o, k in order]  # type: ignore[misc]
     out.sort(key=lambda x: (-abs(x[1].delta or 0), x[0].facility_id, x[0].field, x[0].method, x[0].rule or ""))
     return out

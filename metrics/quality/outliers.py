@@ -516,9 +516,13 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
 
     # --- magnitude slips first: a slip explains (and replaces) every other finding on the same value
     mg = cfg.magnitude
-    peer_ref = (n >= mg.min_peer_n) & (med > 0)
-    own_ref = (n_h >= mg.min_history_months) & (med_h > 0)
-    ref = np.where(peer_ref, med, np.where(own_ref, med_h, np.nan))
+    # the facility's own median of the previous months is the sharper reference, unless that history is itself a
+    # slip away from the peers' median (a facility that always typed 元): then the peers' median
+    peer_ok = (n >= mg.min_peer_n) & (med > 0)
+    own_ok = (n_h >= mg.min_history_months) & (med_h > 0)
+    own_slipped = own_ok & peer_ok & (match_slips(np.where(own_ok, med_h, np.nan), med, fields, mg) >= 0)
+    peer_ref = peer_ok & ~(own_ok & ~own_slipped)
+    ref = np.where(own_ok & ~own_slipped, med_h, np.where(peer_ok, med, np.nan))
     slip = match_slips(np.where(valid, cur, np.nan), ref, fields, mg)
     slipped = slip >= 0
     for f, k in zip(*np.nonzero(slipped)):
