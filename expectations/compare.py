@@ -10,7 +10,7 @@ import dataclasses
 import math
 import re
 import string
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable
 
 from metrics.catalog import CatalogError
 
@@ -36,7 +36,7 @@ EPSILON = 1e-9
 # --- expressions -------------------------------------------------------------------------------------------
 
 # An expression tree: ("num", 2.0) | ("field", "oe_visits") | ("neg", e) | ("bin", "+", a, b) with + - * /
-Expr = Union[tuple]
+Expr = tuple
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/()×÷−（）]))")
 _OP_CANON = {"×": "*", "÷": "/", "−": "-", "（": "(", "）": ")"}
