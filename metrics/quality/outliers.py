@@ -696,7 +696,7 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
                             f"{cfg.min_peer_n_disclosed} 家，不显示同组统计量）")
                     exp = None
             else:
-                tail = (f"不在合理范围 {_thr(rule.low or 0)}–{_thr(rule.high or 0)} {rule.unit} 内")
+                tail = f"不在合理范围 {_thr(rule.low or 0)}–{_thr(rule.high or 0)} {rule.unit}内"
             ctx.add(f, kn, "pair", WARNING, r, rv, stat[f], int(rn[f]) or None,
                     f"{head.format(v=vz)}，{tail}", expected_zh=exp, value_zh=vz,
                     field_value=float(num[f]), replacement=float(rv * den[f] / rule.scale),
