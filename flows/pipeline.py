@@ -285,6 +285,16 @@ def _alliance_report(con: Any, period: str, prev_period: str | None, scheme_vers
                "县域指标取医共体所在区县的县域月报。牵头医院的医院绩效得分另见医院排名表。"] + scheme_notes(scheme))
 
 
+DEFAULT_SCHEME = "2026"   # the scheme `jixiao run` uses unless told otherwise
+
+
+def ranked_name(period: str, scheme_version: str) -> str:
+    """排名报告_<period>.xlsx under the default scheme; 排名报告_<period>_<scheme>.xlsx under any other, so runs of one
+    period under two schemes keep both workbooks."""
+    suffix = "" if scheme_version == DEFAULT_SCHEME else "_" + re.sub(r"[^0-9A-Za-z_.-]", "_", scheme_version)
+    return f"排名报告_{period}{suffix}.xlsx"
+
+
 def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period: str | None,
            alliance_scheme: str | None = None) -> dict[str, str]:
     """Write the ranked workbook and the auditor workbook under out/<period>/; fill coverage counts."""
@@ -367,7 +377,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                           uncovered=uncovered_rows(con, p), satisfaction=sat, satisfaction_dims=sat_dims,
                           satisfaction_notes=sat_notes, satisfaction_suppressed_note=sat_suppressed,
                           alliance=alliance)
-        ranked = write_ranked_workbook(data, out_dir / f"排名报告_{period}.xlsx")
+        ranked = write_ranked_workbook(data, out_dir / ranked_name(period, scheme_version))
         # the auditor's workbook is per month: a quarter or year run writes one for each of its months
         audit_months = [period] if p.kind == "month" else p.months
         quality = {m: quality_sheets(con, m) for m in audit_months}
@@ -376,6 +386,10 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                                        extra_sheets=quality[m]["sheets"])
                   for m in audit_months]
         chase = [quality[m]["chase"](out_dir) for m in audit_months]
+        # each hospital's own annotated return(s): out/<period>/feedback/<facility code>/
+        from warehouse.feedback import write_feedback
+
+        feedback = write_feedback(con, settings.archive_dir, period, settings.out_dir)
         sev = dict(con.execute(
             "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "
             "(SELECT submission_id FROM submissions WHERE period = ?) GROUP BY severity",
@@ -385,6 +399,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         con.close()
     run.outputs = {"ranked": str(ranked), "audit": "，".join(str(a) for a in audits),
                    "chase": "，".join(str(c) for c in chase),
+                   "feedback": f"{len(feedback)} 份，{out_dir / 'feedback'}" if feedback else "",
                    "data_docs": str(out_dir / "data_docs" / "index.html")}
     return run.outputs
 

@@ -58,7 +58,7 @@ def _dv_number(fd: FieldDef, ref: str) -> DataValidation:
     else:
         dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")
         rule = f"请填写不小于 0 的数值（单位：{fd.unit}，保留两位小数）"
-    blank = "；无发生数填 0" if fd.blank == "missing" else "；无发生数可留空或填 0"
+    blank = "；无发生数可留空或填 0" if fd.blank == "zero" else "；无发生数填 0"   # missing / refused: type the 0
     dv.showErrorMessage = True
     dv.showInputMessage = True
     dv.errorStyle = "stop"

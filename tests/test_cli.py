@@ -41,7 +41,8 @@ def _tables(home: Path) -> dict[str, list[tuple]]:
     try:
         names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                            "WHERE table_schema = 'main'").fetchall()]
-        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names if t != "runs"}
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names
+                if t not in ("runs", "validation_runs", "findings_history")}  # appended to by every run, by design
     finally:
         con.close()
 
