@@ -2,9 +2,8 @@
 fails and passes, anchored on (sheet, cell, code); statuses; idempotence; one call validates every template."""
 from __future__ import annotations
 
-import json
-
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
