@@ -278,9 +278,12 @@ def test_confirmed_outlier_stays_in_the_record_without_warning() -> None:
     assert len(to_findings(outs, cells, include_confirmed=False)) == 6
 
 
-def test_value_text() -> None:
-    assert [value_text(x) for x in (150.0, 1234.5, 0.125, 50_000_000.0, 0.0, -0.0, 1e-7)] == \
-        ["150", "1234.5", "0.125", "50000000", "0", "0", "0.0000001"]
+def test_value_text_matches_the_review_key() -> None:
+    from warehouse.review import value_key
+
+    xs = (150.0, 1234.5, 0.125, 50_000_000.0, 0.0, -0.0, 1e-7)
+    assert [value_text(x) for x in xs] == ["150", "1234.5", "0.125", "50000000", "0", "0", "1e-07"]
+    assert [value_text(x) for x in xs] == [value_key(x) for x in xs]
 
 
 # ---------------------------------------------------------------------------------------------- config

@@ -1,9 +1,6 @@
 """DB glue for the outlier review: read a month's values, cells and confirmations; run detection and impact ranking."""
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-
 import duckdb
 import pandas as pd
 
@@ -11,7 +8,7 @@ from metrics.catalog import all_fields_by_code
 from metrics.periods import parse_period, same_period_last_year
 from metrics.quality.impact import Impact, rank_by_impact
 from metrics.quality.outliers import Cell, Outlier, OutlierConfig, detect, load_config, review_months, value_text
-from warehouse.db import insert_rows, query_df, run_sql
+from warehouse.db import query_df, run_sql
 
 Con = duckdb.DuckDBPyConnection
 
@@ -58,14 +55,15 @@ def impact_period(con: Con, period: str, outliers: list[Outlier], scheme) -> lis
     """rank_by_impact() with the month's aggregated fields, last year's, blocked fields, targets and the stored
     satisfaction (external) indicator values; `scheme` is a rule-points scheme (metrics.scoring.Scheme) or its
     version."""
+    from metrics.grading.scheme import MethodScheme, load_assessment
     from metrics.indicators import load_indicators
-    from metrics.scoring import Scheme, load_scheme
+    from metrics.scoring import Scheme
     from warehouse.compute import aggregate_fields, blocked_fields, facility_peer_groups, facility_targets, \
         read_indicator_values
 
-    s = scheme if isinstance(scheme, Scheme) else load_scheme(str(scheme))
+    s = scheme if isinstance(scheme, (Scheme, MethodScheme)) else load_assessment(str(scheme))
     if not isinstance(s, Scheme):
-        raise TypeError("impact ranking scores with metrics.scoring (a rule-points scheme), not a method scheme")
+        raise TypeError(f"方案 {s.version} 为标准化分级方案（method:），影响排序目前只支持扣分法方案（如 2026）")
     p = parse_period(period)
     b = same_period_last_year(p)
     catalog = load_indicators()
@@ -78,18 +76,5 @@ def impact_period(con: Con, period: str, outliers: list[Outlier], scheme) -> lis
                           targets=facility_targets(con, p, s), external=external, catalog=catalog)
 
 
-def confirm(con: Con, outlier: Outlier, reason: str, actor: str, at: dt.datetime | None = None) -> str:
-    """Record an analyst's confirmation that the outlier's value is correct; returns the confirmation id."""
-    if not reason.strip():
-        raise ValueError("a confirmation needs a reason (确认理由)")
-    at = at or dt.datetime.now().replace(microsecond=0)
-    fid, period, field, text = outlier.key
-    cid = hashlib.sha256("|".join((fid, period, field, text, actor, at.isoformat())).encode()).hexdigest()[:20]
-    insert_rows(con, "outlier_confirmations", [{
-        "confirmation_id": cid, "facility_id": fid, "period": period, "field": field, "value_text": text,
-        "reason": reason, "actor": actor, "acted_at": at}])
-    return cid
-
-
 __all__ = ["reviewed_fields", "read_values", "read_cells", "read_confirmed", "detect_period", "impact_period",
-           "confirm", "value_text"]
+           "value_text"]

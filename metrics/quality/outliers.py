@@ -312,12 +312,14 @@ class Outlier:
 
 
 def value_text(v: float | Decimal | None) -> str:
-    """A value as the canonical text stored with a confirmation: shortest decimal, no exponent ('1234.5', '100')."""
+    """A value as the text stored with a confirmation — the same rule as warehouse.review.value_key: a whole number
+    without decimals ('150'), else Python's shortest repr ('1234.5', '0.125')."""
     if v is None:
         return ""
-    d = v if isinstance(v, Decimal) else Decimal(repr(float(v)))
-    s = f"{d.normalize():f}"
-    return "0" if s in ("-0", "0") else s
+    x = float(v)
+    if x != x or x in (float("inf"), float("-inf")):
+        return repr(x)
+    return str(int(x)) if x == int(x) else repr(x)
 
 
 def _fmt(x: float, decimals: int) -> str:
