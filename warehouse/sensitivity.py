@@ -37,7 +37,7 @@ class Stability:
     period: str
     scheme_version: str
     delta_pp: Decimal
-    graded: int                         # facilities with a stored grade this period
+    graded: int                         # facilities with a stored grade of the scheme's order (not 组内样本不足)
     variants: tuple[VariantOutcome, ...]
     previous: str                       # the previous period's code
     period_changes: PeriodChanges | None    # None when the previous period has no stored grades under the scheme
@@ -81,7 +81,7 @@ def stability(con: Con, period: str, scheme_version: str | AnyScheme,
     before = stored_grades(con, prev.code, scheme.version)
     order = grade_order(scheme)
     pc = period_changes(stored, before, order) if any(g in order for g in before.values()) else None
-    return Stability(p.code, scheme.version, Decimal(delta_pp), sum(1 for g in stored.values() if g is not None),
+    return Stability(p.code, scheme.version, Decimal(delta_pp), sum(1 for g in stored.values() if g in order),
                      tuple(outcomes), prev.code, pc, grade_changes(stored, regrader.grades(scheme)))
 
 
