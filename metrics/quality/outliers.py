@@ -3,7 +3,8 @@ peers (modified z and z), against the facility's own history (small groups), mag
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -387,11 +388,12 @@ def _cube(values: pd.DataFrame, fields: Sequence[str], months: Sequence[str]) ->
     return fids, cube
 
 
-def _quiet():
-    w = warnings.catch_warnings()
-    w.__enter__()
-    warnings.simplefilter("ignore", RuntimeWarning)
-    return w
+@contextmanager
+def _quiet() -> Iterator[None]:
+    # all-NaN slices (a field nobody in a group reported) are expected: their statistics are NaN, not warnings
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def _group_stats(cur: np.ndarray, gi: np.ndarray, ng: int, full: bool = True) -> dict[str, np.ndarray]:
@@ -400,8 +402,7 @@ def _group_stats(cur: np.ndarray, gi: np.ndarray, ng: int, full: bool = True) ->
     out = {"n": np.zeros(shape, dtype=np.int64), "med": np.full(shape, np.nan), "mad": np.full(shape, np.nan)}
     if full:
         out["mean"], out["sd"] = np.full(shape, np.nan), np.full(shape, np.nan)
-    w = _quiet()
-    try:
+    with _quiet():
         for g in range(ng):
             rows = np.flatnonzero(gi == g)
             sub = cur[rows]
@@ -413,8 +414,6 @@ def _group_stats(cur: np.ndarray, gi: np.ndarray, ng: int, full: bool = True) ->
             if full:
                 out["mean"][rows] = np.nanmean(sub, axis=0)
                 out["sd"][rows] = np.where(cnt > 1, np.nanstd(sub, axis=0, ddof=1), np.nan)
-    finally:
-        w.__exit__(None, None, None)
     return out
 
 
@@ -502,13 +501,10 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
     valid = ~np.isnan(cur) & is_key[None, :]
     H = X[:, :, 1:1 + len(hist)]
     base = X[:, :, months.index(cmp_month)]
-    w = _quiet()
-    try:
+    with _quiet():
         n_h = (~np.isnan(H)).sum(axis=2)
         med_h = np.nanmedian(H, axis=2)
         mad_h = np.nanmedian(np.abs(H - med_h[:, :, None]), axis=2)
-    finally:
-        w.__exit__(None, None, None)
     st = _group_stats(cur, gi, len(group_names))
     n, med = st["n"], st["med"]
     floor_min = np.array([cfg.peer_mad.mad_floor_min.get(f) for f in fields])[None, :]
@@ -602,8 +598,7 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
     both = ~np.isnan(cur) & ~np.isnan(base)
     pair_n = np.zeros(cur.shape, dtype=np.int64)
     change = np.zeros(cur.shape)
-    w = _quiet()
-    try:
+    with _quiet():
         for g in range(len(group_names)):
             rows = np.flatnonzero(gi == g)
             b_ = both[rows]
@@ -614,8 +609,6 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
             pair_n[rows] = np.where(use, cnt, 0)
             with np.errstate(all="ignore"):
                 change[rows] = np.where(use, mt / mb - 1, 0.0)
-    finally:
-        w.__exit__(None, None, None)
     expected = base * (1 + change)
     min_abs = np.array([ot.min_abs_change.get(f) for f in fields])[None, :]
     with np.errstate(all="ignore"):
@@ -661,16 +654,13 @@ def detect(values: pd.DataFrame, peer_groups: Mapping[str, str | None], period: 
                 refv = np.where(~np.isnan(nb) & (db > 0), nb * rule.scale / db, np.nan)
         elif rule.reference == "peer_median":
             refv = np.full(len(fids), np.nan)
-            w = _quiet()
-            try:
+            with _quiet():
                 for g in range(len(group_names)):
                     rows = np.flatnonzero(gi == g)
                     cnt = int((~np.isnan(ratio[rows])).sum())
                     if cnt >= rule.min_peer_n:
                         refv[rows] = np.nanmedian(ratio[rows])
                         rn[rows] = cnt
-            finally:
-                w.__exit__(None, None, None)
         else:
             refv = np.where(ratio < rule.low, rule.low, np.where(ratio > rule.high, rule.high, np.nan))
         with np.errstate(all="ignore"):
