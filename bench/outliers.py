@@ -3,8 +3,8 @@
 Synthetic, seeded data in memory: N facilities over the six hospital peer groups of scheme 2026 plus a group of 4
 (its facilities fall back to their own history), 60 catalog fields (every field of the catalogs except the county
 return's), 13 months (2025-10 … 2026-10; the review month is 2026-10). Each value = facility size × the field's
-level × season × trend × noise (6 %). Injected into the review month: 万元 slips (×10,000), score slips (×0.01),
-peer outliers (×/÷ 3–6) and year-on-year jumps (×1.6). Timed: metrics.quality.outliers.detect() and
+level × season × trend × noise (6 %). Injected into the review month, on reviewed (key) fields: 万元 slips
+(×10,000), score slips (×0.01), peer outliers (×/÷ 3–6) and year-on-year jumps (×1.6). Timed: metrics.quality.outliers.detect() and
 metrics.quality.impact.rank_by_impact() under scheme 2026 (indicators and composites through metrics.indicators /
 metrics.scoring), best of --repeat runs; also the warehouse reader (warehouse/outliers.py read_values over a DuckDB
 file holding the same values) unless --no-reader. Figures go to stdout as JSON; --record appends them to
@@ -33,7 +33,7 @@ HEADING = "## Outlier review"
 METHOD = ("`python bench/outliers.py` — synthetic, seeded facilities × 60 catalog fields × 13 months in memory "
           "(six hospital peer groups of scheme 2026 plus a group of 4 that falls back to own history; size × level "
           "× season × trend × 6 % noise), with injected 万元 slips, score slips, peer outliers and year-on-year "
-          "jumps in the review month 2026-10. Timed: `detect()` (slips, peer modified z and z, own history, "
+          "jumps on reviewed fields in the review month 2026-10. Timed: `detect()` (slips, peer modified z and z, own history, "
           "year on year with peer-median adjustment, pairs) and `rank_by_impact()` (indicators and composites "
           "recomputed per outlier through metrics.indicators / metrics.scoring, scheme 2026), best of the "
           "repeats; the DuckDB reader timed apart.")
@@ -103,11 +103,16 @@ def build(n: int, n_months: int, seed: int = 20261):
     X = np.clip(X, 0, None)
     count = np.array([f.kind == "count" for f in fields])
     X = np.where(count[None, :, None], np.round(X), np.round(X, 2))
-    # injected outliers in the review month
+    # injected outliers in the review month, on reviewed (key) fields only
+    from metrics.catalog import all_fields_by_code
+    from metrics.quality.outliers import load_config
+
+    key = set(load_config().key_fields.select(all_fields_by_code()))
     injected: dict[tuple[str, str], str] = {}
     cur = X[:, :, -1]
-    wan = [k for k, f in enumerate(fields) if f.unit == "万元"]
-    score = [k for k, f in enumerate(fields) if f.unit == "分"]
+    reviewed = [k for k, f in enumerate(fields) if f.code in key]
+    wan = [k for k in reviewed if fields[k].unit == "万元"]
+    score = [k for k in reviewed if fields[k].unit == "分"]
     picks = rng.permutation(n * len(fields))
     used = 0
 
@@ -127,11 +132,11 @@ def build(n: int, n_months: int, seed: int = 20261):
     for f, k in take(max(1, n // 100), score):
         cur[f, k] = round(cur[f, k] / 100, 4)
         injected[(fids[f], fields[k].code)] = "slip_score"
-    for j, (f, k) in enumerate(take(max(1, n * 3 // 20))):
+    for j, (f, k) in enumerate(take(max(1, n * 3 // 20), reviewed)):
         mult = rng.uniform(3, 6)
         cur[f, k] = round(cur[f, k] * (mult if j % 2 else 1 / mult), 2)
         injected[(fids[f], fields[k].code)] = "peer"
-    for f, k in take(max(1, n // 10)):
+    for f, k in take(max(1, n // 10), reviewed):
         cur[f, k] = round(cur[f, k] * 1.6, 2)
         injected[(fids[f], fields[k].code)] = "yoy"
     X[:, :, -1] = cur
