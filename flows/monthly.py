@@ -91,6 +91,14 @@ def alliance_task(settings: Settings, periods: list[str], scheme: str) -> dict[s
     return out
 
 
+@task(name="quality", **_task)
+def quality_task(settings: Settings, period: str, scheme: str) -> dict[str, int]:
+    out = pipeline.quality(settings, period, scheme)
+    progress.reporter.done("数据质量", f"离群值 {out.get('outliers', 0)} 个（按对综合得分的影响排序 "
+                                   f"{out.get('ranked', 0)} 个）")
+    return out
+
+
 @task(name="report", **_task)
 def report_task(settings: Settings, run: pipeline.RunSummary, scheme: str, prev_period: str | None,
                 alliance_scheme: str | None = None):
@@ -103,7 +111,8 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
     """Ingest an inbox of monthly returns, validate, compute, score and write the reports for a period.
 
     Stages: discover → archive & register → parse (batches) → load → validate → compute → score → alliance
-    (医共体 indicators and scores) → report.
+    (医共体 indicators and scores) → quality (outliers ranked by impact) → report (ranked, auditor, 催报 and
+    feedback workbooks).
     """
     settings = Settings.from_env()
     run = pipeline.start_run(settings, period, Path(inbox))
@@ -138,6 +147,8 @@ def monthly_assessment(period: str, inbox: str, scheme: str = "2026",
             score_task(settings, periods, scheme, run.run_id)
         with timed("alliance"):
             alliance_task(settings, periods, alliance_scheme)
+        with timed("quality"):
+            quality_task(settings, period, scheme)
         with timed("report"):
             report_task(settings, run, scheme, periods[0], alliance_scheme)
             _artifacts(settings, run, scheme)

@@ -192,6 +192,31 @@ def score(settings: Settings, periods: list[str], scheme_version: str) -> dict[s
         con.close()
 
 
+def quality(settings: Settings, period: str, scheme_version: str) -> dict[str, int]:
+    """The month's data-quality review: outliers over time and across peers, ranked by impact on composites,
+    stored and raised as findings (a quarter or year run reviews each of its months)."""
+    from metrics.periods import parse_period
+    from warehouse.quality import review_month
+
+    con = _cursor(settings)
+    try:
+        totals: dict[str, int] = {}
+        for m in parse_period(period).months:
+            for k, v in review_month(con, m, scheme_version).items():
+                totals[k] = totals.get(k, 0) + v
+        return totals
+    finally:
+        con.close()
+
+
+def stability_notes(con: Any, period: str, scheme_version: str) -> list[str]:
+    """The 说明 lines of the stability table: grade changes when each group weight moves ±5 percentage points, and
+    grade changes versus the previous period (warehouse.sensitivity; nothing is written)."""
+    from warehouse.sensitivity import note_rows, stability
+
+    return [f"{k}：{v}" if v else k for k, v in note_rows(stability(con, period, scheme_version))]
+
+
 def record_assessment(settings: Settings, period: str, scheme_version: str, run_id: str | None = None) -> dict[str, Any]:
     """Record the period's scoring under the scheme as a labelled assessment run (draft; the same run again when
     nothing changed; a published run is never rewritten). Returns label, state and whether it was created."""
@@ -373,7 +398,8 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
                           indicator_rows=ind_rows, indicators=metas,
                           coverage={"expected": run.expected, "received": run.received, "scored": run.scored,
                                     "not_scored": not_scored},
-                          notes=run_notes(con, period, scheme_version) + scheme_notes(scheme), sections=sections, rational=rational,
+                          notes=run_notes(con, period, scheme_version) + scheme_notes(scheme)
+                          + stability_notes(con, period, scheme_version), sections=sections, rational=rational,
                           uncovered=uncovered_rows(con, p), satisfaction=sat, satisfaction_dims=sat_dims,
                           satisfaction_notes=sat_notes, satisfaction_suppressed_note=sat_suppressed,
                           alliance=alliance)
@@ -416,7 +442,10 @@ def quality_sheets(con: Any, month: str, as_of: dt.datetime | None = None) -> di
     as_of = as_of or dt.datetime.now().replace(microsecond=0)
     cal = returns_calendar()
     statuses = span_statuses(con, month, as_of=as_of, calendar=cal)
-    sheets = [("完整性与及时性", COMPLETENESS_COLUMNS, completeness_sheet_rows(statuses, cal)),
+    from warehouse.quality import OUTLIER_COLUMNS, outlier_rows
+
+    sheets = [("离群值", OUTLIER_COLUMNS, outlier_rows(con, month)),
+              ("完整性与及时性", COMPLETENESS_COLUMNS, completeness_sheet_rows(statuses, cal)),
               ("完整及时说明", [("项目", 24), ("说明", 90)], completeness_about_rows(cal))]
     return {"sheets": sheets,
             "chase": lambda out_dir: write_chase_report(con, month, Path(out_dir), as_of=as_of, calendar=cal)}
