@@ -30,6 +30,9 @@ from flows.cli_publish import publish_app  # noqa: E402
 
 app.add_typer(publish_app, name="publish")
 app.command("diff")(diff_cmd)
+from flows.cli_review import event_cmd  # noqa: E402
+
+scheme_app.command("event")(event_cmd)
 
 console = Console(highlight=False, soft_wrap=True)  # never hard-wrap paths in logs
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")

@@ -159,3 +159,21 @@ def review_confirm(facility: str = typer.Option(..., help="机构编码"),
 
     _month(period)
     _act(lambda con: review.confirm_outlier(con, facility, period, field, _actor(by), reason))
+
+
+def event_cmd(period: str = typer.Option(..., help="统计期"),
+              facility: str = typer.Option(..., help="机构编码"),
+              code: str = typer.Option(..., help="事件代码（方案否决项/加分项所列，如 major_safety_incident）"),
+              note: str = typer.Option(..., help="事件说明及依据（文号）"),
+              count: int = typer.Option(1, help="次数"),
+              scheme: str = typer.Option("2026_std", help="考核方案版本（含否决项/加分项的标准化方案）"),
+              by: str = typer.Option(None, help="登记人（默认当前用户）")) -> None:
+    """登记一项否决（一票否决）或加分事件，重新运行该期评分后生效。"""
+    from metrics.grading.scheme import MethodScheme, load_assessment
+    from warehouse.grading import record_event
+
+    s = load_assessment(scheme)
+    if not isinstance(s, MethodScheme):
+        typer.echo(f"方案 {scheme} 为扣分法方案，没有否决项与加分项")
+        raise typer.Exit(2)
+    _act(lambda con: record_event(con, period, facility, code, note, _actor(by), s, count))

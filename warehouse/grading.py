@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from metrics.grading import FacilityResult, GradingResult, IndicatorResult, Observation, PeerStats, grade
+from metrics.grading.results import Event
 from metrics.grading.scheme import MethodScheme
 from metrics.indicators import IndicatorValue
 from metrics.periods import Period
@@ -131,11 +132,38 @@ def result_rows(result: GradingResult, scheme: MethodScheme) -> tuple[list[Score
     return score_rows, composites
 
 
+def period_events(con: Con, p: Period) -> list[Event]:
+    """The veto/bonus facts the bureau recorded for the period (grading_events, not revoked)."""
+    return [Event(fid, code, int(n), note or "") for fid, code, n, note in con.execute(
+        "SELECT facility_id, code, sum(count), string_agg(note, '；' ORDER BY recorded_at, event_id) FROM grading_events "
+        "WHERE period = ? AND revoked_at IS NULL GROUP BY facility_id, code ORDER BY facility_id, code",
+        [p.code]).fetchall()]
+
+
+def uses_improvement(scheme: MethodScheme) -> bool:
+    return any(it.score == "improvement" for it in scheme.method.items)
+
+
+def baseline_observations(con: Con, p: Period, scheme: MethodScheme) -> list[Observation]:
+    """The baseline period's stored indicator values for improvement scoring (the scheme's improvement.baseline:
+    the previous period, which every monthly run computes, or the same period last year); none when no item scores
+    improvement."""
+    if not uses_improvement(scheme):
+        return []
+    from metrics.periods import previous_period, same_period_last_year
+    from warehouse.compute import read_indicator_values
+
+    which = scheme.method.improvement.baseline
+    base = previous_period(p) if which == "previous_period" else same_period_last_year(p)
+    return observations(read_indicator_values(con, base), _review_samples(con, base))
+
+
 def grade_period(con: Con, p: Period, scheme: MethodScheme, values: list[IndicatorValue],
                  peer_groups: dict[str, str | None], targets: dict[tuple[str, str], Decimal]
                  ) -> tuple[list[ScoreRow], list[CompositeRow]]:
     """Grade the period's stored values under a method scheme; replace its scores, composites and grading_stats."""
-    result = grade(scheme.method, peer_groups, observations(values, _review_samples(con, p)), targets=targets)
+    result = grade(scheme.method, peer_groups, observations(values, _review_samples(con, p)), targets=targets,
+                   baseline=baseline_observations(con, p, scheme), events=period_events(con, p))
     score_rows, composites = result_rows(result, scheme)
     dec = scheme.method.precision.stat
     stats = ([_stats_row(p.code, scheme.version, "indicator", st, dec) for st in result.peer_stats.values()]
@@ -151,3 +179,29 @@ def grade_period(con: Con, p: Period, scheme: MethodScheme, values: list[Indicat
         if stats:
             insert_rows(con, "grading_stats", stats)
     return score_rows, composites
+
+
+def record_event(con: Con, period: str, facility: str, code: str, note: str, actor: str, scheme: MethodScheme,
+                 count: int = 1, now: Any = None) -> Any:
+    """Record a fact a veto or bonus item of the scheme names (e.g. major_safety_incident) for a facility and period;
+    the next scoring of the period applies it. Returns a warehouse.review.Outcome."""
+    import datetime as dt
+    import hashlib
+
+    from metrics.periods import parse_period
+    from warehouse.review import Outcome
+
+    named = {it.event: f"{it.code} {it.name_zh}" for it in (*scheme.method.veto, *scheme.method.bonus.items)}
+    if code not in named:
+        known = "、".join(f"{k}（{v}）" for k, v in sorted(named.items())) or "无"
+        return Outcome(False, f"方案 {scheme.version} 的否决项与加分项没有事件「{code}」；可用：{known}")
+    if not note.strip() or not actor.strip():
+        return Outcome(False, "须填写事件说明及依据（--note）和登记人（--by）")
+    if count < 1:
+        return Outcome(False, "次数须为正整数")
+    p = parse_period(period)
+    at = (now or dt.datetime.now()).replace(microsecond=0)
+    eid = hashlib.sha256(f"{p.code}|{facility}|{code}|{note}|{actor}|{at.isoformat()}".encode()).hexdigest()[:20]
+    con.execute("INSERT INTO grading_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                [eid, p.code, facility, code, count, note, actor, at])
+    return Outcome(True, f"已登记 {facility} {p.code} 事件 {code}（{named[code]}）；重新运行该期评分后生效", eid)

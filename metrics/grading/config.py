@@ -140,6 +140,7 @@ class Improvement:
     percentile_method: str = "linear"
     points_decimals: int = 0
     combine: str = "better"
+    baseline: str = "previous_period"    # the period improvement is measured against: previous_period | same_period_last_year
 
 
 @dataclass(frozen=True)
@@ -436,7 +437,7 @@ def _eligibility(obj: Any, where: str, groups: tuple[str, ...]) -> Eligibility:
 
 def _improvement(obj: Any, where: str) -> Improvement:
     keys = {"max_points", "threshold_percentile", "benchmark_top_share", "percentile_method", "points_decimals",
-            "combine"}
+            "combine", "baseline"}
     check_keys(obj, keys, set(), where)
     imp = Improvement(
         max_points=_num(obj.get("max_points", 10), f"{where}.max_points"),
@@ -445,7 +446,9 @@ def _improvement(obj: Any, where: str) -> Improvement:
         percentile_method=_choice(obj.get("percentile_method", "linear"), PERCENTILE_METHODS,
                                   f"{where}.percentile_method"),
         points_decimals=_int(obj.get("points_decimals", 0), f"{where}.points_decimals"),
-        combine=_choice(obj.get("combine", "better"), COMBINE, f"{where}.combine"))
+        combine=_choice(obj.get("combine", "better"), COMBINE, f"{where}.combine"),
+        baseline=_choice(obj.get("baseline", "previous_period"), ("previous_period", "same_period_last_year"),
+                         f"{where}.baseline"))
     if imp.max_points < 1:
         raise CatalogError(f"{where}.max_points: must be at least 1")
     return imp
