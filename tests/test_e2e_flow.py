@@ -460,3 +460,23 @@ def test_outlier_review_in_findings_and_auditor_workbook(first_run):
     wb = openpyxl.load_workbook(settings.out_dir / PERIOD / f"审核报告_{PERIOD}.xlsx", read_only=True)
     listed = [r[0] for r in wb["离群值"].iter_rows(min_row=2, values_only=True)]
     assert len(listed) == n and [x for x in listed if x is not None] == orders
+
+
+def test_explain_on_a_demo_facility_reaches_a_cell(first_run):
+    """`jixiao explain` on a scored demo facility: grade ← composite ← points ← value ← fields ← file ← sheet!cell."""
+    import re
+
+    settings, _, _, _ = first_run
+    from warehouse.db import connect_read_only
+    from warehouse.explain import explain
+
+    con = connect_read_only(settings.warehouse_path)
+    try:
+        fid = con.execute("SELECT min(facility_id) FROM composites WHERE period = ? AND scheme_version = '2026' AND "
+                          "status = 'scored'", [PERIOD]).fetchone()[0]
+        lines = explain(con, fid, PERIOD, "2026", "YP01")
+    finally:
+        con.close()
+    assert lines[1].startswith("等级 ") and "← 综合得分 " in lines[1]
+    assert any(ln.startswith("  ← YP01 药占比：得分 ") for ln in lines)
+    assert any(re.search(r"← \S+\.xlsx（版本 \d+，sha256 [0-9a-f]{64}，接收 .+）← 运营与药品!E\d+$", ln) for ln in lines), lines

@@ -185,3 +185,13 @@ def test_auditor_trail_sheets(con, tmp_path):
     ]
     assert [r[:8] for r in vals("修订记录")] == [["F001", "JX-YB01", "1→2", "运营与药品!C8", "oe_visits",
                                                   "「门急诊人次」", "1000", "1200"]]
+
+
+def test_outlier_review_reads_corrected_values(con):
+    from warehouse.outliers import read_values
+
+    _sub(con, "s1", values={"oe_visits": 1000.0, "drug_revenue": 15000000.0})
+    review.correct(con, "F001", PERIOD, "drug_revenue", 1500.0, "李科长", "误填为元", now=T0)
+    got = read_values(con, PERIOD)
+    row = got[(got.facility_id == "F001") & (got.field == "drug_revenue") & (got.period == PERIOD)]
+    assert list(row.value) == [1500.0]
