@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -374,3 +375,35 @@ def test_feedback_config_rejects_unknown_keys(tmp_path):
                    encoding="utf-8")
     with pytest.raises(CatalogError, match="privacy.*unknown key"):
         load_config(bad)
+
+
+def test_rerun_rewrites_only_what_changed(run1, tmp_path):
+    """A second write of the month keeps unchanged workbooks as they are (same bytes, not rewritten), rewrites the
+    one whose findings changed and removes the one whose return has no findings left."""
+    import duckdb
+
+    from warehouse.feedback import write_feedback
+
+    s, _ = run1
+    con = duckdb.connect(str(s.warehouse_path))
+    try:
+        first = write_feedback(con, s.archive_dir, PERIOD, tmp_path)
+        stamps = {p: p.stat().st_mtime_ns for p in first}
+        time.sleep(0.05)
+        again = write_feedback(con, s.archive_dir, PERIOD, tmp_path)
+        assert again == first and all(p.stat().st_mtime_ns == stamps[p] for p in again)
+        # another facility's findings vanish (its return was fixed): its workbook goes, the target's stays untouched
+        other = next(p for p in first if p.parent.name != TARGET)
+        gone = con.execute("SELECT list(finding_id) FROM findings f JOIN submissions s USING (submission_id) "
+                           "WHERE s.facility_id = ?", [other.parent.name]).fetchone()[0]
+        saved = con.execute("SELECT * FROM findings WHERE list_contains(?, finding_id)", [gone]).fetchall()
+        con.execute("DELETE FROM findings WHERE list_contains(?, finding_id)", [gone])
+        try:
+            third = write_feedback(con, s.archive_dir, PERIOD, tmp_path)
+        finally:
+            con.executemany(f"INSERT INTO findings VALUES ({', '.join('?' * len(saved[0]))})", saved)
+        assert other not in third and not other.exists()
+        target = next(p for p in first if p.parent.name == TARGET)
+        assert target.stat().st_mtime_ns == stamps[target]
+    finally:
+        con.close()

@@ -12,7 +12,6 @@ another facility's code or name would reach the workbook.
 from __future__ import annotations
 
 import re
-import shutil
 import string
 from collections import defaultdict
 from pathlib import Path
@@ -135,10 +134,63 @@ def assert_disclosable(facility_id: str, findings: list[dict[str, Any]], group_o
                 raise DisclosureError(f"反馈 {facility_id}：{f.get('code')} 的{k}含有其他机构的名称")
 
 
-def _clear(folder: Path) -> None:
-    """Remove the feedback of an earlier run of the period: a return corrected since must not keep its old list."""
-    if folder.is_dir() and folder.name == "feedback":
-        shutil.rmtree(folder)
+MANIFEST = ".manifest.json"   # output path → digest of everything that went into it
+
+
+def _code_digest() -> str:
+    """The writer's code and settings: a change to either rewrites every workbook."""
+    import hashlib
+
+    import templates_xlsx.feedback as fb
+
+    h = hashlib.sha256()
+    for f in (Path(fb.__file__), Path(fb.__file__).with_name("feedback.yaml"), Path(__file__)):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _digest(code: str, *parts: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([code, *parts], ensure_ascii=False, sort_keys=True, default=str).encode()
+                          ).hexdigest()
+
+
+def _sync(folder: Path, wanted: dict[Path, str], write: dict[Path, Any]) -> list[Path]:
+    """Keep the workbooks whose inputs are unchanged, (re)write the others, drop the ones no longer wanted.
+
+    A rerun of the month (or a run under another scheme) rewrites only the returns whose file, findings or waivers
+    changed: re-opening a large survey workbook costs seconds, and the bytes would come out the same anyway.
+    """
+    import json
+
+    old: dict[str, str] = {}
+    man = folder / MANIFEST
+    if man.is_file():
+        try:
+            old = json.loads(man.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+    if folder.is_dir():
+        keep = {str(p.relative_to(folder)) for p in wanted}
+        for f in sorted(folder.rglob("*.xlsx")):
+            if str(f.relative_to(folder)) not in keep:
+                f.unlink()
+        for d in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
+            if not any(d.iterdir()):
+                d.rmdir()
+    for path, digest in wanted.items():
+        rel = str(path.relative_to(folder))
+        if not (path.is_file() and old.get(rel) == digest):
+            write[path]()
+    if wanted:
+        folder.mkdir(parents=True, exist_ok=True)
+        man.write_text(json.dumps({str(p.relative_to(folder)): d for p, d in sorted(wanted.items())},
+                                  ensure_ascii=False, indent=0, sort_keys=True), encoding="utf-8")
+    elif man.is_file():
+        man.unlink()
+    return list(wanted)
 
 
 def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: str, out_dir: Path) -> list[Path]:
@@ -150,7 +202,9 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
     cfg = load_config()
     p = parse_period(period)
     folder = Path(out_dir) / period / "feedback"
-    _clear(folder)
+    code = _code_digest()
+    wanted: dict[Path, str] = {}
+    write: dict[Path, Any] = {}
     registry = [(r["facility_id"], r["name"]) for r in _rows(con, "fb_registry_names")]
     written: list[Path] = []
     for month in p.months:
@@ -177,7 +231,11 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
             key = (fid, form_name(r["template_id"]), month)
             seen[key] += 1
             out = folder / safe_part(fid, "未知机构") / feedback_name(fid, r["template_id"], month, seen[key])
-            written.append(annotate(Path(archive_dir) / r["stored_path"], shown, out, facility_code=fid,
-                                    period=month, received_at=r["received_at"],
-                                    sheet_order=layout_sheets(r["template_id"]) or None))
+            src = Path(archive_dir) / r["stored_path"]
+            kw = dict(facility_code=fid, period=month, received_at=r["received_at"],
+                      sheet_order=layout_sheets(r["template_id"]) or None)
+            wanted[out] = _digest(code, r["stored_path"], shown, kw)
+            write[out] = (lambda src=src, shown=shown, out=out, kw=kw: annotate(src, shown, out, **kw))
+            written.append(out)
+    _sync(folder, wanted, write)
     return written
