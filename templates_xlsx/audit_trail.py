@@ -128,7 +128,7 @@ def trace_rows(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str)
     from metrics.grading.scheme import load_assessment
     from metrics.indicators import load_indicators
     from metrics.periods import parse_period
-    from warehouse.explain import _sources
+    from warehouse.explain import submitted_cells
 
     p = parse_period(period)
     scheme = load_assessment(scheme_version)
@@ -151,7 +151,7 @@ def trace_rows(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str)
     all_fields = sorted({f for fs in fields_of.values() for f in fs})
     sources: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for fid in comps:
-        for r in _sources(con, fid, list(p.months), all_fields):
+        for r in submitted_cells(con, fid, list(p.months), all_fields):
             sources[fid][r["field"]].append(r)
     rows = []
     for s in scores:

@@ -58,7 +58,7 @@ def _has_table(con: Con, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
-def _sources(con: Con, facility: str, months: list[str], fields: list[str]) -> list[dict[str, Any]]:
+def submitted_cells(con: Con, facility: str, months: list[str], fields: list[str]) -> list[dict[str, Any]]:
     """The submitted cells behind an indicator's fields: current returns of the period's months, with each return's
     version number and the bureau's latest correction of the value, if any (read-only: works on any schema)."""
     corr = ("SELECT submission_id, field, new_value, actor, acted_at, reason FROM value_corrections QUALIFY "
@@ -124,7 +124,7 @@ def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
         fields = ind.calibre(calibres.get(code)).formula.fields()
         if not fields:
             continue
-        for r in _sources(con, facility, list(p.months), list(fields)):
+        for r in submitted_cells(con, facility, list(p.months), list(fields)):
             label = labels.get(r["field"], "")
             lines.append(f"          ← {r['field']} {label} = {_v(r['used'])}（{r['period']}）← {r['original_name']}"
                          f"（版本 {r['version']}，sha256 {r['sha256']}，接收 {r['received_at']}）← {r['sheet']}!{r['cell']}")

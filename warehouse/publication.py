@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from metrics.periods import parse_period, same_period_last_year
-from warehouse.db import run_sql, run_sql_script, transaction
+from warehouse.db import run_sql, run_sql_script, sql_text, transaction
 from warehouse.review import Outcome
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "metrics" / "catalog"
@@ -68,19 +68,13 @@ def catalog_digest() -> str:
 def data_digest(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, int]:
     p = parse_period(period)
     base = same_period_last_year(p)
-    row = con.execute(_sql("pub_data_digest"), {"months": list(p.months), "base_months": list(base.months),
+    row = con.execute(sql_text("pub_data_digest"), {"months": list(p.months), "base_months": list(base.months),
                                                  "period": p.code, "base_period": base.code}).fetchone()
     return row[0], int(row[1])
 
 
 def result_digest(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str) -> str:
-    return con.execute(_sql("pub_result_digest"), {"period": period, "scheme": scheme_version}).fetchone()[0]
-
-
-def _sql(name: str) -> str:
-    from warehouse.db import sql_text
-
-    return sql_text(name)
+    return con.execute(sql_text("pub_result_digest"), {"period": period, "scheme": scheme_version}).fetchone()[0]
 
 
 def latest(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str,
