@@ -209,8 +209,8 @@ def demo(facilities: int = typer.Option(60, help="演示地区机构数"),
          period: str = typer.Option("2026-10", help="考核月份 YYYY-MM"),
          seed: int = typer.Option(42, help="随机种子（相同种子生成完全相同的文件）"),
          out: Path = typer.Option(Path("demo_region"), help="演示数据目录"),
-         also_scheme: str = typer.Option("2026_std", help="另用此方案再评一次（空字符串则不评）：演示两种方案")) -> None:
-    """生成演示地区（名录、基期、13 个月报表）并运行月度流程；再用标准化聚类方案评一次，两份排名报告并存。"""
+         also_scheme: str = typer.Option("2026_std", help="先用此方案评一次（空字符串则不评），再用默认方案 2026：演示两种方案")) -> None:
+    """生成演示地区（名录、基期、13 个月报表）并运行月度流程：先用标准化聚类方案、再用默认方案评分，两份排名报告并存。"""
     from templates_xlsx.build import build_templates
     from templates_xlsx.demo import generate_region
     from warehouse.baseline import import_baseline
@@ -228,10 +228,12 @@ def demo(facilities: int = typer.Option(60, help="演示地区机构数"),
     finally:
         con.close()
     console.print(f"机构名录：{len(reg.facilities)} 条；基期数值：{n} 个")
-    schemes = ["2026"] + ([also_scheme] if also_scheme and also_scheme != "2026" else [])
+    # the variant first, the default scheme last: the month's shared outputs (auditor workbook with 评分溯源 and the
+    # outliers ranked by their effect on the rule-points composite, feedback, 催报) end under the default scheme
+    schemes = ([also_scheme] if also_scheme and also_scheme != "2026" else []) + ["2026"]
     for i, scheme in enumerate(schemes):
-        if i:
-            console.print(f"再以方案 {scheme} 评分（同一批报表，结果另存）：")
+        if len(schemes) > 1:
+            console.print(f"以方案 {scheme} 评分{'（同一批报表，结果另存）' if i else ''}：")
         try:
             result = _run_flow(period, region.inbox_dir, scheme)
         except Exception as e:
