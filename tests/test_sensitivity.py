@@ -280,7 +280,7 @@ def test_stability_over_a_warehouse(con, tmp_path, kind):
     version = scheme.version
     assert note_rows(st) == [
         ["稳定性检验", f"方案 {version}：各指标组权重分别上调、下调 5 个百分点（其余指标组按比例调整，总权重不变），"
-                      "按同一方法重新评级，与本期已发布等级比较"],
+                      "按同一方法重新评级，与本期评定的等级比较"],
         ["权重敏感性", "运营与药品 权重 +5 个百分点（60→65）：2 家机构等级变化（共 5 家）"],
         ["权重敏感性", "运营与药品 权重 −5 个百分点（60→55）：1 家机构等级变化（共 5 家）"],
         ["权重敏感性", "合理用药 权重 +5 个百分点（40→45）：1 家机构等级变化（共 5 家）"],
@@ -299,7 +299,7 @@ def test_stability_notes_a_stored_run_that_no_longer_matches_the_data(con, tmp_p
     st = stability(con, "2026-09", scheme)
     assert st.base_differs.changed == (("F2", "良好", "优秀"),) and st.period_changes is None
     rows = note_rows(st)
-    assert rows[-2:] == [["注意", "按当前入库数据以原权重重算，有 1 家机构的等级与已发布等级不同（发布后数据有变动）"],
+    assert rows[-2:] == [["注意", "按当前入库数据以原权重重算，有 1 家机构的等级与本期评定的等级不同（评定后数据有变动）"],
                          ["与上期比较", "上期（2026-08）无该方案的已评等级"]]
 
 

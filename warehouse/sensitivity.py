@@ -89,7 +89,7 @@ def note_rows(st: Stability) -> list[list[str]]:
     """The 说明 sheet's stability rows (Chinese, counts only): header, one row per variant, the period comparison."""
     d = f"{st.delta_pp.normalize():f}"
     rows = [["稳定性检验", f"方案 {st.scheme_version}：各指标组权重分别上调、下调 {d} 个百分点（其余指标组按比例调整，"
-                          f"总权重不变），按同一方法重新评级，与本期已发布等级比较"]]
+                          f"总权重不变），按同一方法重新评级，与本期评定的等级比较"]]
     if st.graded == 0:
         rows.append(["权重敏感性", "本期尚无该方案的已评等级，未做检验"])
     else:
@@ -99,8 +99,8 @@ def note_rows(st: Stability) -> list[list[str]]:
             else:
                 rows.append(["权重敏感性", f"{o.variant.label_zh}：{o.changes.count} 家机构等级变化（共 {st.graded} 家）"])
         if st.base_differs.count:
-            rows.append(["注意", f"按当前入库数据以原权重重算，有 {st.base_differs.count} 家机构的等级与已发布等级不同"
-                               f"（发布后数据有变动）"])
+            rows.append(["注意", f"按当前入库数据以原权重重算，有 {st.base_differs.count} 家机构的等级与本期评定的等级不同"
+                               f"（评定后数据有变动）"])
     if st.period_changes is None:
         rows.append(["与上期比较", f"上期（{st.previous}）无该方案的已评等级"])
     else:
