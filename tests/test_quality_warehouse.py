@@ -90,9 +90,8 @@ def test_detect_confirm_and_findings_on_cells(con) -> None:
     rows = [f.as_row() for f in findings]
     insert_rows(con, "findings", rows)
     assert con.execute("SELECT count(*) FROM findings WHERE stage = 'quality'").fetchone() == (4,)
-    # impact under scheme 2026: every non-confirmed outlier gets one row; a method scheme is refused plainly
-    ranked = impact_period(con, P, outs, "2026")
-    assert sorted((o.facility_id, o.method) for o, _ in ranked) == [
-        ("F01", "yoy"), ("F11", "peer_mad"), ("F11", "peer_z")]
-    with pytest.raises(TypeError, match="标准化分级方案"):
-        impact_period(con, P, outs, "2026_std")
+    # impact under scheme 2026 and under the standardised 2026_std: every non-confirmed outlier gets one row
+    for version in ("2026", "2026_std"):
+        ranked = impact_period(con, P, outs, version)
+        assert sorted((o.facility_id, o.method) for o, _ in ranked) == [
+            ("F01", "yoy"), ("F11", "peer_mad"), ("F11", "peer_z")]

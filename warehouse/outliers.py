@@ -62,14 +62,23 @@ def impact_period(con: Con, period: str, outliers: list[Outlier], scheme) -> lis
         read_indicator_values
 
     s = scheme if isinstance(scheme, (Scheme, MethodScheme)) else load_assessment(str(scheme))
-    if not isinstance(s, Scheme):
-        raise TypeError(f"方案 {s.version} 为标准化分级方案（method:），影响排序目前只支持扣分法方案（如 2026）")
     p = parse_period(period)
     b = same_period_last_year(p)
     catalog = load_indicators()
     external_codes = {c for c, ind in catalog.items()
                       if ind.calibre(s.calibres.get(c)).formula.kind == "external"}
     external = [iv for iv in read_indicator_values(con, p) if iv.indicator in external_codes]
+    if isinstance(s, MethodScheme):
+        from metrics.quality.impact import rank_by_impact_graded
+        from warehouse.grading import _review_samples, baseline_observations, observations, period_events
+
+        samples = _review_samples(con, p)
+        return rank_by_impact_graded(
+            outliers, aggregate_fields(con, p, s.require_complete), aggregate_fields(con, b, s.require_complete),
+            facility_peer_groups(con, p), s, lambda vals: observations(vals, samples),
+            blocked=blocked_fields(con, p), base_blocked=blocked_fields(con, b), targets=facility_targets(con, p, s),
+            external=external, baseline=baseline_observations(con, p, s), events=period_events(con, p),
+            catalog=catalog)
     return rank_by_impact(outliers, aggregate_fields(con, p, s.require_complete),
                           aggregate_fields(con, b, s.require_complete), facility_peer_groups(con, p), s,
                           blocked=blocked_fields(con, p), base_blocked=blocked_fields(con, b),

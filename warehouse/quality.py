@@ -28,16 +28,15 @@ def _row(period: str, o: Any, imp: Any | None, order: int | None, scheme_version
 
 
 def review_month(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str | None) -> dict[str, int]:
-    """Detect the month's outliers, rank them by impact under the scheme (rule-points schemes; a standardised scheme
-    is listed without impact), store them and their findings; returns counts."""
-    from metrics.grading.scheme import MethodScheme, load_assessment
+    """Detect the month's outliers, rank them by their effect on composites and ranks under the scheme (rule points
+    or standardised), store them and their findings; returns counts."""
     from metrics.quality.outliers import to_findings
     from warehouse.outliers import detect_period, impact_period, read_cells
 
     outliers = detect_period(con, period)
     ranked: list[tuple[Any, Any]] = []
     measured = None
-    if scheme_version and outliers and not isinstance(load_assessment(scheme_version), MethodScheme):
+    if scheme_version and outliers:
         ranked = impact_period(con, period, outliers, scheme_version)
         measured = scheme_version
     order = {id(o): (i, imp) for i, (o, imp) in enumerate(ranked, start=1)}

@@ -236,3 +236,97 @@ def rank_by_impact(outliers: Iterable[Outlier], agg: Mapping[str, Mapping[str, N
     out = [(o, jobs[k].impact) for o, k in order]  # type: ignore[misc]
     out.sort(key=lambda x: (-abs(x[1].delta or 0), x[0].facility_id, x[0].field, x[0].method, x[0].rule or ""))
     return out
+
+
+def rank_by_impact_graded(outliers: Iterable[Outlier], agg: Mapping[str, Mapping[str, Number | None]],
+                          base: Mapping[str, Mapping[str, Number | None]], peer_groups: Mapping[str, str | None],
+                          scheme: Any, observe: Any, *, blocked: Mapping[str, set[str]] | None = None,
+                          base_blocked: Mapping[str, set[str]] | None = None,
+                          targets: Mapping[tuple[str, str], Decimal] | None = None,
+                          external: Iterable[IndicatorValue] = (), baseline: Iterable[Any] = (),
+                          events: Iterable[Any] = (), catalog: Mapping[str, Indicator] | None = None
+                          ) -> list[tuple[Outlier, Impact]]:
+    """rank_by_impact for a standardised scheme (metrics.grading.scheme.MethodScheme).
+
+    The facility's indicators are recomputed with the replacement value and its peer group is graded again with the
+    real engine (the group's means and SDs move with the value, as they would); its new composite is ranked among the
+    other facilities' composites as they stand. `observe(values)` turns indicator values into grading observations
+    (warehouse.grading.observations with the period's review samples); baseline, events and targets as in grading.
+    """
+    from metrics.grading import grade
+
+    catalog = dict(catalog or load_indicators())
+    calibres = dict(scheme.calibres)
+    method = scheme.method
+    blocked = blocked or {}
+    external = list(external)
+    baseline, events = list(baseline), list(events)
+    values0 = compute(agg, base, blocked, catalog, calibres, base_blocked) + external
+    by_fid: dict[str, dict[str, IndicatorValue]] = {}
+    for iv in values0:
+        by_fid.setdefault(iv.facility_id, {})[iv.indicator] = iv
+    assessed = frozenset(method.peer_groups)
+    res0 = grade(method, peer_groups, observe(values0), baseline=baseline, events=events, targets=targets)
+    comp = {f.facility_id: f for f in res0.facilities}
+    members: dict[str, list[str]] = {}
+    for fid, g in peer_groups.items():
+        if g in assessed:
+            members.setdefault(g, []).append(fid)
+    reads = field_indicators(catalog, calibres)
+    items = {it.indicator: it for it in method.items}
+    memo: dict[tuple[str, str, float | None], Impact] = {}
+
+    def impact(o: Outlier) -> Impact:
+        fid, g = o.facility_id, peer_groups.get(o.facility_id)
+        c0 = comp.get(fid)
+        composite0, rank0 = (c0.composite, c0.rank) if c0 is not None else (None, None)
+
+        def same(note: str, scored: bool = True, inds: tuple[str, ...] = ()) -> Impact:
+            return Impact(fid, o.field, g, scored, o.replacement, inds, (), composite0, composite0, Decimal(0),
+                          rank0, rank0, note)
+
+        if g is None or g not in assessed:
+            return same("本机构的同组不在考核方案中，不计分", scored=False)
+        inds = tuple(i for i in reads.get(o.field, ()) if i in items and items[i].mode(g) == "scored")
+        if not inds:
+            return same("该数据项不参与本组计分指标，对综合得分无影响", scored=False)
+        if o.replacement is None:
+            return same("无可替代的参考值，未测算影响", inds=inds)
+        fields = dict(agg.get(fid, {}))
+        fields[o.field] = _dec(o.replacement)
+        new = compute({fid: fields}, {fid: base[fid]} if fid in base else {}, {fid: set(blocked.get(fid, ()))},
+                      _deps(inds, catalog, calibres), calibres, base_blocked)
+        old = by_fid.get(fid, {})
+        changed = {iv.indicator: iv for iv in new if iv.indicator in inds
+                   and (old.get(iv.indicator) is None
+                        or (iv.value, iv.status) != (old[iv.indicator].value, old[iv.indicator].status))}
+        if not changed:
+            return same("替换后指标值不变", inds=inds)
+        vals = [iv for p in members[g] if p != fid for iv in by_fid.get(p, {}).values()]
+        vals += list({**old, **changed}.values())
+        res = grade(method, {p: g for p in members[g]}, observe(vals), baseline=baseline,
+                    events=[e for e in events if peer_groups.get(e.facility_id) == g], targets=targets)
+        c1 = res.facility(fid)
+        others = [comp[p].composite for p in members[g] if p != fid and p in comp and comp[p].composite is not None]
+        rank1 = None if c1.composite is None else 1 + sum(1 for v in others if v > c1.composite)
+        if composite0 is None or c1.composite is None:
+            note = ("替换后仍未评分" if composite0 is None and c1.composite is None
+                    else "替换后评分状态改变" + (f"（{c1.reason}）" if c1.reason else ""))
+            delta = None
+        else:
+            delta, note = c1.composite - composite0, None
+        return Impact(fid, o.field, g, True, o.replacement, inds, tuple(i for i in inds if i in changed),
+                      composite0, c1.composite, delta, rank0, rank1, note)
+
+    out = []
+    with decimal.localcontext() as ctx:
+        ctx.prec = 34
+        for o in outliers:
+            if o.confirmed:
+                continue
+            k = (o.facility_id, o.field, o.replacement)
+            if k not in memo:
+                memo[k] = impact(o)
+            out.append((o, memo[k]))
+    out.sort(key=lambda x: (-abs(x[1].delta or 0), x[0].facility_id, x[0].field, x[0].method, x[0].rule or ""))
+    return out
