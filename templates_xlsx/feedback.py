@@ -50,6 +50,7 @@ class FeedbackConfig:
     colours: dict[str, str]
     max_rows: int
     max_cols: int
+    max_cells: int = 20000
 
 
 @lru_cache(maxsize=4)
@@ -65,7 +66,7 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     if not isinstance(omit, list) or not all(isinstance(x, str) for x in omit):
         raise CatalogError(f"{w}: omit_codes: expected a list of finding codes")
     check_keys(c, {"error", "warning", "info", "waived"}, {"error", "warning", "info", "waived"}, f"{w}: colours")
-    check_keys(lim, {"max_rows", "max_cols"}, {"max_rows", "max_cols"}, f"{w}: limits")
+    check_keys(lim, {"max_rows", "max_cols", "max_cells"}, {"max_rows", "max_cols"}, f"{w}: limits")
     n = p["min_peer_n_disclosed"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise CatalogError(f"{w}: privacy.min_peer_n_disclosed: expected a positive whole number, got {n!r}")
@@ -75,11 +76,14 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     markers = p["peer_markers"]
     if not isinstance(markers, list) or not all(isinstance(m, str) and m for m in markers):
         raise CatalogError(f"{w}: privacy.peer_markers: expected a list of words")
-    for k in ("max_rows", "max_cols"):
+    for k in ("max_rows", "max_cols", "max_cells"):
+        if k not in lim:
+            continue
         if isinstance(lim[k], bool) or not isinstance(lim[k], int) or lim[k] < 1:
             raise CatalogError(f"{w}: limits.{k}: expected a positive whole number, got {lim[k]!r}")
     return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), tuple(omit),
-                          {k: v.upper() for k, v in c.items()}, lim["max_rows"], lim["max_cols"])
+                          {k: v.upper() for k, v in c.items()}, lim["max_rows"], lim["max_cols"],
+                          lim.get("max_cells", 20000))
 
 
 @lru_cache(maxsize=1)
@@ -129,6 +133,7 @@ def unsafe_reason(path: Path) -> str | None:
         what = {"xls": ".xls（Excel 97-2003）", "ods": ".ods（OpenDocument）"}.get(fmt, "非 .xlsx")
         return f"报送文件为 {what} 格式，无法在原文件上标注，仅列出问题清单；请以 .xlsx 格式修改后重新报送。"
     cfg = load_config()
+    cells = 0
     try:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
@@ -143,10 +148,16 @@ def unsafe_reason(path: Path) -> str | None:
                     rows, cols = sheet_bounds(z, info.filename)
                     if rows > cfg.max_rows or cols > cfg.max_cols:
                         return "报送文件的工作表超出模板范围，无法在原文件上标注，仅列出问题清单。"
+                    cells += rows * cols
     except (DefusedXmlException, DET.ParseError):
         return "报送文件内部结构不安全或已损坏，无法在原文件上标注，仅列出问题清单。"
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return "报送文件已损坏，无法在原文件上标注，仅列出问题清单。"
+    if cells > cfg.max_cells:
+        # re-opening and saving a large table return costs seconds per file (openpyxl): at a thousand hospitals the
+        # monthly run would spend most of its time here, so large returns get the list with every sheet!cell only
+        return (f"报送文件较大（约 {cells} 个单元格），为保证反馈及时，未在原文件上标注；"
+                f"问题清单逐条列出工作表与单元格，请据此在原文件中修改。")
     return None
 
 

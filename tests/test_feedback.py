@@ -407,3 +407,21 @@ def test_rerun_rewrites_only_what_changed(run1, tmp_path):
         assert target.stat().st_mtime_ns == stamps[target]
     finally:
         con.close()
+
+
+def test_a_large_table_return_gets_the_list_without_reopening(tmp_path):
+    """Above limits.max_cells (all sheets' used cells) the workbook is not re-opened: 问题清单 with every sheet!cell."""
+    from openpyxl import Workbook
+
+    big = Workbook()
+    ws = big.active
+    ws.title = SHEET_OPS
+    for r in range(1, 1002):           # 1,001 rows × 11 columns = 11,011 cells > 10,000
+        ws.append([r] * 11)
+    big.save(tmp_path / "big.xlsx")
+    out = annotate(tmp_path / "big.xlsx", FINDINGS, tmp_path / "fb.xlsx", facility_code=TARGET, period=PERIOD)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == [SHEET]
+    assert wb[SHEET]["A2"].value == ("报送文件较大（约 11011 个单元格），为保证反馈及时，未在原文件上标注；"
+                                     "问题清单逐条列出工作表与单元格，请据此在原文件中修改。")
+    assert [(r[1], r[2], r[3]) for r in _list(wb)] == [(None, None, "unknown-template"), (SHEET_OPS, "E17", "sum-mismatch")]
