@@ -51,6 +51,7 @@ class FeedbackConfig:
     max_rows: int
     max_cols: int
     max_cells: int = 20000
+    min_severity: str = "warning"     # a return gets a workbook when it has a finding at least this severe
 
 
 @lru_cache(maxsize=4)
@@ -58,7 +59,11 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
     """feedback.yaml with strict keys (the file and key are named in any error)."""
     doc = load_yaml(path)
     w = str(path)
-    check_keys(doc, {"privacy", "colours", "limits", "omit_codes"}, {"privacy", "colours", "limits"}, w)
+    check_keys(doc, {"privacy", "colours", "limits", "omit_codes", "min_severity"}, {"privacy", "colours", "limits"},
+               w)
+    min_sev = doc.get("min_severity", "warning")
+    if min_sev not in ("error", "warning", "info"):
+        raise CatalogError(f"{w}: min_severity: expected error, warning or info, got {min_sev!r}")
     p, c, lim = doc["privacy"], doc["colours"], doc["limits"]
     keys = {"min_peer_n_disclosed", "peer_markers", "neutral_message_zh", "neutral_fix_zh"}
     check_keys(p, keys, keys, f"{w}: privacy")
@@ -83,7 +88,7 @@ def load_config(path: Path = CONFIG_FILE) -> FeedbackConfig:
             raise CatalogError(f"{w}: limits.{k}: expected a positive whole number, got {lim[k]!r}")
     return FeedbackConfig(n, tuple(markers), str(p["neutral_message_zh"]), str(p["neutral_fix_zh"]), tuple(omit),
                           {k: v.upper() for k, v in c.items()}, lim["max_rows"], lim["max_cols"],
-                          lim.get("max_cells", 20000))
+                          lim.get("max_cells", 20000), min_sev)
 
 
 @lru_cache(maxsize=1)

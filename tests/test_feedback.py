@@ -425,3 +425,27 @@ def test_a_large_table_return_gets_the_list_without_reopening(tmp_path):
     assert wb[SHEET]["A2"].value == ("报送文件较大（约 11011 个单元格），为保证反馈及时，未在原文件上标注；"
                                      "问题清单逐条列出工作表与单元格，请据此在原文件中修改。")
     assert [(r[1], r[2], r[3]) for r in _list(wb)] == [(None, None, "unknown-template"), (SHEET_OPS, "E17", "sum-mismatch")]
+
+
+def test_info_only_returns_get_no_workbook(run1, tmp_path):
+    """min_severity (warning): a return whose findings are all info needs no action and gets no workbook."""
+    import duckdb
+
+    from warehouse.feedback import write_feedback
+
+    s, _ = run1
+    con = duckdb.connect(str(s.warehouse_path))
+    try:
+        sids = [r[0] for r in con.execute("SELECT submission_id FROM submissions WHERE facility_id = ?",
+                                          [TARGET]).fetchall()]
+        before = con.execute("SELECT finding_id, severity FROM findings WHERE list_contains(?, submission_id)",
+                             [sids]).fetchall()
+        assert any(sev == "error" for _, sev in before)
+        con.execute("UPDATE findings SET severity = 'info' WHERE list_contains(?, submission_id)", [sids])
+        try:
+            paths = write_feedback(con, s.archive_dir, PERIOD, tmp_path)
+        finally:
+            con.executemany("UPDATE findings SET severity = ? WHERE finding_id = ?", [[sv, f] for f, sv in before])
+    finally:
+        con.close()
+    assert paths and all(p.parent.name != TARGET for p in paths)

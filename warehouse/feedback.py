@@ -134,6 +134,7 @@ def assert_disclosable(facility_id: str, findings: list[dict[str, Any]], group_o
                 raise DisclosureError(f"反馈 {facility_id}：{f.get('code')} 的{k}含有其他机构的名称")
 
 
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MANIFEST = ".manifest.json"   # output path → digest of everything that went into it
 
 
@@ -224,7 +225,7 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
             # only this return's findings, and only those of this facility (a finding names its own facility)
             mine = [f for f in by_sub[r["submission_id"]]
                     if f["facility_id"] in (None, fid) and f["code"] not in cfg.omit_codes]
-            if not mine:
+            if not any(SEVERITY_ORDER[f["severity"]] <= SEVERITY_ORDER[cfg.min_severity] for f in mine):
                 continue
             shown = disclose(mine, group_of, peer_n, cfg)
             assert_disclosable(fid, shown, group_of, peer_n, registry, cfg)
