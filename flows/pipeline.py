@@ -415,7 +415,7 @@ def report(settings: Settings, run: RunSummary, scheme_version: str, prev_period
         # each hospital's own annotated return(s): out/<period>/feedback/<facility code>/
         from warehouse.feedback import write_feedback
 
-        feedback = write_feedback(con, settings.archive_dir, period, settings.out_dir)
+        feedback = write_feedback(con, settings.archive_dir, period, settings.out_dir, workers=settings.parse_workers)
         sev = dict(con.execute(
             "SELECT severity, count(*) FROM findings f WHERE f.period = ? OR f.submission_id IN "
             "(SELECT submission_id FROM submissions WHERE period = ?) GROUP BY severity",
@@ -435,8 +435,8 @@ def quality_sheets(con: Any, month: str, as_of: dt.datetime | None = None) -> di
 
     Judged as of now (the run's time) unless as_of is given: a return not yet due is neither late nor missing.
     """
-    from templates_xlsx.chase_report import (COMPLETENESS_COLUMNS, completeness_about_rows, completeness_sheet_rows,
-                                             write_chase_report)
+    from templates_xlsx.chase_report import (COMPLETENESS_COLUMNS, chase_selection, completeness_about_rows,
+                                             completeness_sheet_rows, write_chase_workbook)
     from warehouse.timeliness import returns_calendar, span_statuses
 
     as_of = as_of or dt.datetime.now().replace(microsecond=0)
@@ -448,7 +448,8 @@ def quality_sheets(con: Any, month: str, as_of: dt.datetime | None = None) -> di
               ("完整性与及时性", COMPLETENESS_COLUMNS, completeness_sheet_rows(statuses, cal)),
               ("完整及时说明", [("项目", 24), ("说明", 90)], completeness_about_rows(cal))]
     return {"sheets": sheets,
-            "chase": lambda out_dir: write_chase_report(con, month, Path(out_dir), as_of=as_of, calendar=cal)}
+            "chase": lambda out_dir: write_chase_workbook(chase_selection(statuses, month), month, Path(out_dir),
+                                                          calendar=cal, as_of=as_of)}
 
 
 def finish_run(settings: Settings, run: RunSummary, status: str = "completed") -> None:

@@ -150,9 +150,8 @@ def trace_rows(con: duckdb.DuckDBPyConnection, period: str, scheme_version: str)
             fields_of[code] = []
     all_fields = sorted({f for fs in fields_of.values() for f in fs})
     sources: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for fid in comps:
-        for r in submitted_cells(con, fid, list(p.months), all_fields):
-            sources[fid][r["field"]].append(r)
+    for r in submitted_cells(con, sorted(comps), list(p.months), all_fields):
+        sources[r["facility_id"]][r["field"]].append(r)
     rows = []
     for s in scores:
         c = comps.get(s["facility_id"], {})

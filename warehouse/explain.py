@@ -58,9 +58,10 @@ def _has_table(con: Con, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
 
 
-def submitted_cells(con: Con, facility: str, months: list[str], fields: list[str]) -> list[dict[str, Any]]:
-    """The submitted cells behind an indicator's fields: current returns of the period's months, with each return's
-    version number and the bureau's latest correction of the value, if any (read-only: works on any schema)."""
+def submitted_cells(con: Con, facilities: list[str], months: list[str], fields: list[str]) -> list[dict[str, Any]]:
+    """The submitted cells behind indicators' fields, for the listed facilities in one query: current returns of the
+    period's months, with each return's version number and the bureau's latest correction of the value, if any
+    (read-only: works on any schema). Rows carry facility_id; ordered by facility, month and the fields' order."""
     corr = ("SELECT submission_id, field, new_value, actor, acted_at, reason FROM value_corrections QUALIFY "
             "row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1"
             if _has_table(con, "value_corrections") else
@@ -68,16 +69,17 @@ def submitted_cells(con: Con, facility: str, months: list[str], fields: list[str
             "NULL::VARCHAR AS actor, NULL::TIMESTAMP AS acted_at, NULL::VARCHAR AS reason WHERE FALSE")
     return _dicts(con.execute(
         f"WITH corr AS ({corr}), ver AS (SELECT submission_id, row_number() OVER (PARTITION BY facility_id, period, "
-        "template_id ORDER BY received_at, submission_id) AS version FROM submissions WHERE facility_id = ? AND "
-        "status <> 'rejected') "
-        "SELECT v.field, v.value, v.raw_text, coalesce(c.new_value, v.value) AS used, v.sheet, v.cell, "
+        "template_id ORDER BY received_at, submission_id) AS version FROM submissions WHERE "
+        "list_contains($facilities, facility_id) AND status <> 'rejected') "
+        "SELECT s.facility_id, v.field, v.value, v.raw_text, coalesce(c.new_value, v.value) AS used, v.sheet, v.cell, "
         "s.original_name, s.sha256, s.received_at, s.period, ver.version, c.actor AS corrected_by, "
         "c.acted_at AS corrected_at, c.reason AS correction_reason "
         "FROM return_values v JOIN submissions s USING (submission_id) JOIN ver USING (submission_id) "
         "LEFT JOIN corr c ON c.submission_id = v.submission_id AND c.field = v.field "
-        "WHERE s.facility_id = ? AND list_contains(?, s.period) AND s.status = 'accepted' "
-        "AND list_contains(?, v.field) ORDER BY s.period, list_position(?, v.field)",
-        [facility, facility, months, fields, fields]))
+        "WHERE list_contains($facilities, s.facility_id) AND list_contains($months, s.period) "
+        "AND s.status = 'accepted' AND list_contains($fields, v.field) "
+        "ORDER BY s.facility_id, s.period, list_position($fields, v.field)",
+        {"facilities": facilities, "months": months, "fields": fields}))
 
 
 def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
@@ -124,7 +126,7 @@ def explain(con: Con, facility: str, period: str, scheme_version: str = "2026",
         fields = ind.calibre(calibres.get(code)).formula.fields()
         if not fields:
             continue
-        for r in submitted_cells(con, facility, list(p.months), list(fields)):
+        for r in submitted_cells(con, [facility], list(p.months), list(fields)):
             label = labels.get(r["field"], "")
             lines.append(f"          ← {r['field']} {label} = {_v(r['used'])}（{r['period']}）← {r['original_name']}"
                          f"（版本 {r['version']}，sha256 {r['sha256']}，接收 {r['received_at']}）← {r['sheet']}!{r['cell']}")

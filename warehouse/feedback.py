@@ -158,7 +158,28 @@ def _digest(code: str, *parts: Any) -> str:
                           ).hexdigest()
 
 
-def _sync(folder: Path, wanted: dict[Path, str], write: dict[Path, Any]) -> list[Path]:
+def _annotate_job(job: tuple[Path, list[dict[str, Any]], Path, dict[str, Any]]) -> Path:
+    src, shown, out, kw = job
+    return annotate(src, shown, out, **kw)
+
+
+def _run_jobs(jobs: list[tuple[Path, list[dict[str, Any]], Path, dict[str, Any]]], workers: int) -> None:
+    """Write the workbooks, in `workers` processes when there are enough of them to pay for the start-up (each
+    re-opens and saves one submitted workbook with openpyxl: CPU-bound, a tenth of a second or more each)."""
+    if workers <= 1 or len(jobs) < 16:
+        for job in jobs:
+            _annotate_job(job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent holds a DuckDB connection and Prefect's threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        for _ in pool.map(_annotate_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
+            pass
+
+
+def _sync(folder: Path, wanted: dict[Path, str], write: dict[Path, Any], workers: int = 1) -> list[Path]:
     """Keep the workbooks whose inputs are unchanged, (re)write the others, drop the ones no longer wanted.
 
     A rerun of the month (or a run under another scheme) rewrites only the returns whose file, findings or waivers
@@ -181,10 +202,8 @@ def _sync(folder: Path, wanted: dict[Path, str], write: dict[Path, Any]) -> list
         for d in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
             if not any(d.iterdir()):
                 d.rmdir()
-    for path, digest in wanted.items():
-        rel = str(path.relative_to(folder))
-        if not (path.is_file() and old.get(rel) == digest):
-            write[path]()
+    _run_jobs([write[path] for path, digest in wanted.items()
+               if not (path.is_file() and old.get(str(path.relative_to(folder))) == digest)], workers)
     if wanted:
         folder.mkdir(parents=True, exist_ok=True)
         man.write_text(json.dumps({str(p.relative_to(folder)): d for p, d in sorted(wanted.items())},
@@ -194,7 +213,8 @@ def _sync(folder: Path, wanted: dict[Path, str], write: dict[Path, Any]) -> list
     return list(wanted)
 
 
-def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: str, out_dir: Path) -> list[Path]:
+def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: str, out_dir: Path,
+                   workers: int = 1) -> list[Path]:
     """Write out_dir/<period>/feedback/<facility>/<facility>_<form>_<month>_反馈.xlsx for every facility with findings
     on a current return of the period (each month of a quarter or year); returns the paths written."""
     from metrics.periods import parse_period
@@ -236,7 +256,7 @@ def write_feedback(con: duckdb.DuckDBPyConnection, archive_dir: Path, period: st
             kw = dict(facility_code=fid, period=month, received_at=r["received_at"],
                       sheet_order=layout_sheets(r["template_id"]) or None)
             wanted[out] = _digest(code, r["stored_path"], shown, kw)
-            write[out] = (lambda src=src, shown=shown, out=out, kw=kw: annotate(src, shown, out, **kw))
+            write[out] = (src, shown, out, kw)
             written.append(out)
-    _sync(folder, wanted, write)
+    _sync(folder, wanted, write, workers)
     return written
