@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.styles import Font
 
 from metrics.periods import parse_period
 from metrics.quality.timeliness import (
     BASIS_ZH, LATE, MISSING, STATUS_ZH, Rate, RateRow, ReturnsCalendar, ReturnStatus, rates,
 )
+from templates_xlsx.audit_report import _sheet
 from templates_xlsx.determinism import save_deterministic
 from templates_xlsx.safe_text import excel_text
 
@@ -31,7 +30,6 @@ FREQUENCY_ZH = {"monthly": "月报", "quarterly": "季报"}
 UNDEFINED_ZH = "无应报"
 
 _HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _STATUS_ORDER = {MISSING: 0, LATE: 1}
 
 
@@ -69,23 +67,6 @@ def chase_rows(statuses: Iterable[ReturnStatus]) -> list[list[Any]]:
                     e.period_label, STATUS_ZH[s.status], e.deadline, s.received_at, s.days_late,
                     excel_text(e.contact_name), excel_text(e.contact_phone), _note(s)])
     return out
-
-
-def _sheet(wb: Workbook, title: str, columns: list[tuple[str, int]], rows: list[list[Any]],
-           first: bool = False) -> Worksheet:
-    ws = wb.active if first else wb.create_sheet()
-    ws.title = title
-    ws.append([c for c, _ in columns])
-    for i, (_, width) in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=i)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cell.alignment = Alignment(vertical="center")
-        ws.column_dimensions[get_column_letter(i)].width = width
-    for r in rows:
-        ws.append(r)
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(rows) + 1, 1)}"
-    return ws
 
 
 def _about_rows(period: str, statuses: list[ReturnStatus], calendar: ReturnsCalendar | None,
