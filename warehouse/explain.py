@@ -62,9 +62,8 @@ def submitted_cells(con: Con, facilities: list[str], months: list[str], fields: 
     """The submitted cells behind indicators' fields, for the listed facilities in one query: current returns of the
     period's months, with each return's version number and the bureau's latest correction of the value, if any
     (read-only: works on any schema). Rows carry facility_id; ordered by facility, month and the fields' order."""
-    corr = ("SELECT submission_id, field, new_value, actor, acted_at, reason FROM value_corrections QUALIFY "
-            "row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1"
-            if _has_table(con, "value_corrections") else
+    corr = ("SELECT submission_id, field, new_value, actor, acted_at, reason FROM latest_corrections"
+            if _has_table(con, "latest_corrections") else
             "SELECT NULL::VARCHAR AS submission_id, NULL::VARCHAR AS field, NULL::DOUBLE AS new_value, "
             "NULL::VARCHAR AS actor, NULL::TIMESTAMP AS acted_at, NULL::VARCHAR AS reason WHERE FALSE")
     return _dicts(con.execute(

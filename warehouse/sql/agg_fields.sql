@@ -37,17 +37,11 @@ current_submissions AS (
       AND facility_id IS NOT NULL
       AND period IN (SELECT month FROM months)
 ),
-corrected AS (
-    -- the bureau's latest correction of a submitted value (value_corrections; the submitted value stays)
-    SELECT submission_id, field, new_value
-    FROM value_corrections
-    QUALIFY row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1
-),
 item_values AS (
     -- typed items (as corrected by the bureau, if so) and items derived from the same return's detail rows
     SELECT rv.submission_id, rv.field, coalesce(c.new_value, rv.value) AS value
     FROM return_values AS rv
-    LEFT JOIN corrected AS c USING (submission_id, field)
+    LEFT JOIN latest_corrections AS c USING (submission_id, field)   -- the submitted value stays
     UNION ALL
     SELECT submission_id, field, value FROM derived_values
 ),

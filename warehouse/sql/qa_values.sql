@@ -25,17 +25,11 @@ current_submissions AS (
       AND facility_id IS NOT NULL
       AND period IN (SELECT month FROM months)
 ),
-corrected AS (
-    -- the bureau's latest correction of a submitted value (value_corrections): reviewed as corrected
-    SELECT submission_id, field, new_value
-    FROM value_corrections
-    QUALIFY row_number() OVER (PARTITION BY submission_id, field ORDER BY acted_at DESC, correction_id DESC) = 1
-),
 returned AS (
     SELECT s.facility_id, s.month, rv.field, coalesce(c.new_value, rv.value) AS value
     FROM current_submissions AS s
     JOIN return_values AS rv USING (submission_id)
-    LEFT JOIN corrected AS c ON c.submission_id = rv.submission_id AND c.field = rv.field
+    LEFT JOIN latest_corrections AS c ON c.submission_id = rv.submission_id AND c.field = rv.field
     WHERE rv.field IN (SELECT field FROM fields)
     QUALIFY row_number() OVER (PARTITION BY s.facility_id, s.month, rv.field
                                ORDER BY s.received_at DESC, s.submission_id DESC) = 1
